@@ -1,0 +1,2 @@
+//! kubectl-gitops: per-environment and per-pull-request identity for Kubernetes manifests.
+pub mod yaml;
