@@ -1,0 +1,71 @@
+//! The command line, as data: clap derive only, no environment reads and no cross-flag logic
+//! (that lives in `config` and `render`). Doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::Format;
+
+/// Per-environment and per-pull-request identity for Kubernetes manifests and Crossplane
+/// claims: the same files render as dev, staging, prod or an isolated pull-request copy.
+#[derive(Debug, Parser)]
+#[command(name = "kubectl-gitops", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render manifests for an environment or a pull request, to stdout or a directory.
+    ///
+    /// Without --env, --pr or --namespace the input is passed through unchanged.
+    Render(RenderArgs),
+    /// Print the version.
+    Version,
+}
+
+/// Who the render is for (DESIGN.md §2). Each overrides gitops.yaml.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Identity")]
+pub struct IdentityArgs {
+    /// The application's short name [default: app: in gitops.yaml, else the directory's name]
+    #[arg(long, value_name = "APP")]
+    pub app: Option<String>,
+    /// The environment (one of gitops.yaml's environments)
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// A pull request number: render an isolated preview
+    #[arg(long, value_name = "N")]
+    pub pr: Option<String>,
+    /// The target namespace [default: the environment's, or the preview's]
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RenderArgs {
+    /// A directory, a manifest file, or - for standard input
+    #[arg(default_value = ".", value_name = "PATH")]
+    pub path: String,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    /// Output format
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Yaml)]
+    pub output: Format,
+    /// Write one file per object into this directory instead of stdout (replaced as a whole)
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_configuration_is_valid() {
+        Cli::command().debug_assert();
+    }
+}

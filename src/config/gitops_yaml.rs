@@ -1,0 +1,607 @@
+//! gitops.yaml: found, parsed through our YAML tree (so every error names file, line and key),
+//! and validated once into an immutable [`GitopsConfig`] (DESIGN.md §3).
+//!
+//! Unknown keys and bad values are errors: a typo must never render a half-configured
+//! environment. Every key is documented in the README; the keys of DESIGN.md §3 are normative,
+//! the ones added here (`references` fields, `allowClusterScoped` notation) are documented too.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::model::{GroupKind, Loc};
+use crate::naming;
+use crate::yaml::parse::{Limits, parse_stream};
+use crate::yaml::{Node, Value};
+
+/// The file name looked for.
+pub const FILE_NAME: &str = "gitops.yaml";
+
+/// Default prefix of the identity labels (`kubectl-gitops.io/app`, `/env`, `/pr`).
+pub const DEFAULT_LABEL_PREFIX: &str = "kubectl-gitops.io";
+
+/// Label and annotation keys that Argo CD owns (its resource tracking): never written.
+pub const ARGOCD_OWNED_KEYS: &[&str] = &[
+    "argocd.argoproj.io/tracking-id",
+    "argocd.argoproj.io/installation-id",
+    "app.kubernetes.io/instance",
+];
+
+#[derive(Clone, Debug)]
+pub struct GitopsConfig {
+    /// The file, as displayed in messages.
+    pub file: Arc<str>,
+    /// The directory holding it: `exclude:` globs are relative to it.
+    pub dir: PathBuf,
+    pub app: Option<(String, Loc)>,
+    pub label_prefix: String,
+    pub environments: Vec<Environment>,
+    pub preview: Preview,
+    pub references: Vec<RefSpec>,
+    pub cluster_scoped: Vec<GroupKind>,
+    pub exclude: Vec<String>,
+    pub allow_empty: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Environment {
+    pub name: String,
+    pub loc: Option<Loc>,
+    pub namespace: Option<String>,
+    pub labels: Vec<(String, String)>,
+    pub annotations: Vec<(String, String)>,
+    /// Merged into every claim and composite resource (DESIGN.md §4.8).
+    pub claims: Option<Node>,
+    pub protect: bool,
+}
+
+/// What a preview renames (DESIGN.md §4.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RenameMode {
+    All,
+    Claims,
+}
+
+#[derive(Clone, Debug)]
+pub struct Preview {
+    pub from: Option<String>,
+    pub name_suffix: String,
+    pub namespace: String,
+    pub rename: RenameMode,
+    pub hosts: String,
+    pub allow_cluster_scoped: Vec<GroupKind>,
+}
+
+impl Default for Preview {
+    fn default() -> Self {
+        Preview {
+            from: None,
+            name_suffix: "-pr-{pr}".into(),
+            namespace: "{app}-pr-{pr}".into(),
+            rename: RenameMode::All,
+            hosts: "{label}-pr-{pr}.{rest}".into(),
+            allow_cluster_scoped: Vec::new(),
+        }
+    }
+}
+
+/// A reference or produced-name field declared in gitops.yaml `references:`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefSpec {
+    /// Kind holding the field; `group` None matches any group.
+    pub kind: String,
+    pub group: Option<String>,
+    /// Dotted path to the field (`spec.parameters.secretName`); sequences are walked.
+    pub path: Vec<String>,
+    /// Kind referred to.
+    pub target: GroupKind,
+    /// The name is an object this resource creates (renamed with it), not a reference to one.
+    pub produces: bool,
+}
+
+impl Default for GitopsConfig {
+    fn default() -> Self {
+        GitopsConfig {
+            file: Arc::from(FILE_NAME),
+            dir: PathBuf::from("."),
+            app: None,
+            label_prefix: DEFAULT_LABEL_PREFIX.into(),
+            environments: Vec::new(),
+            preview: Preview::default(),
+            references: Vec::new(),
+            cluster_scoped: Vec::new(),
+            exclude: Vec::new(),
+            allow_empty: false,
+        }
+    }
+}
+
+impl GitopsConfig {
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+
+    pub fn environment_names(&self) -> Vec<&str> {
+        self.environments.iter().map(|e| e.name.as_str()).collect()
+    }
+}
+
+/// Finds the nearest gitops.yaml from `start` upward, stopping at `root` (inclusive) when it
+/// is given, else at the nearest directory holding `.git`; with neither, only `start` itself
+/// is searched (walking to `/` could pick up an unrelated file).
+pub fn find(start: &Path, root: Option<&Path>) -> Option<PathBuf> {
+    let start = start.canonicalize().ok()?;
+    let stop = match root {
+        Some(r) => r.canonicalize().ok()?,
+        None => start
+            .ancestors()
+            .find(|d| d.join(".git").exists())
+            .map_or_else(|| start.clone(), Path::to_path_buf),
+    };
+    for dir in start.ancestors() {
+        let candidate = dir.join(FILE_NAME);
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        if dir == stop || !dir.starts_with(&stop) {
+            break;
+        }
+    }
+    None
+}
+
+/// Parses and validates a gitops.yaml text. `display` names the file in messages.
+pub fn parse(text: &str, display: &str, dir: &Path) -> Result<GitopsConfig> {
+    let file: Arc<str> = Arc::from(display);
+    let stream = parse_stream(text, &Limits::default()).map_err(|e| Error::Yaml {
+        loc: Loc::new(&file, e.pos()),
+        source: e,
+    })?;
+    let r = Reader { file: &file };
+    let mut cfg = GitopsConfig {
+        file: Arc::clone(&file),
+        dir: dir.to_path_buf(),
+        ..GitopsConfig::default()
+    };
+    if let Some(w) = stream.warnings.first() {
+        return Err(r.err_at(w.pos, &w.msg));
+    }
+    let Some(root) = stream.docs.first().map(|d| &d.root) else {
+        return Ok(cfg);
+    };
+    if stream.docs.len() > 1 {
+        return Err(r.err(&stream.docs[1].root, "gitops.yaml must hold one document"));
+    }
+    for (k, v) in r.entries(root, "gitops.yaml")? {
+        let key = r.key(k)?;
+        match key {
+            "app" => {
+                let app = r.string(v, "app")?;
+                if !naming::is_dns1123_label(&app) {
+                    return Err(r.err(v, &format!("app {app:?} must be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)")));
+                }
+                cfg.app = Some((app, r.loc(v)));
+            }
+            "labelPrefix" => {
+                let p = r.string(v, "labelPrefix")?;
+                if !naming::is_dns1123_subdomain(&p) {
+                    return Err(r.err(v, &format!("labelPrefix {p:?} must be a DNS-1123 subdomain, such as example.com")));
+                }
+                cfg.label_prefix = p;
+            }
+            "environments" => {
+                for (name, body) in r.entries(v, "environments")? {
+                    cfg.environments.push(r.environment(name, body)?);
+                }
+            }
+            "preview" => cfg.preview = r.preview(v)?,
+            "references" => {
+                for item in r.seq(v, "references")? {
+                    cfg.references.push(r.reference(item)?);
+                }
+            }
+            "clusterScoped" => {
+                for item in r.seq(v, "clusterScoped")? {
+                    cfg.cluster_scoped.push(r.group_kind(item, "clusterScoped")?);
+                }
+            }
+            "exclude" => {
+                for item in r.seq(v, "exclude")? {
+                    cfg.exclude.push(r.string(item, "exclude")?);
+                }
+            }
+            "allowEmpty" => cfg.allow_empty = r.boolean(v, "allowEmpty")?,
+            other => {
+                return Err(r.unknown(k, other, "gitops.yaml", &[
+                    "app", "labelPrefix", "environments", "preview", "references",
+                    "clusterScoped", "exclude", "allowEmpty",
+                ]));
+            }
+        }
+    }
+    if let Some(from) = &cfg.preview.from {
+        if cfg.environment(from).is_none() {
+            return Err(r.err_at(
+                root.get("preview").and_then(|p| p.get("from")).map_or(root.pos, |n| n.pos),
+                &format!(
+                    "preview.from names environment {from:?}, which is not under environments: ({})",
+                    cfg.environment_names().join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(cfg)
+}
+
+/// Reads values out of the tree with located errors.
+struct Reader<'a> {
+    file: &'a Arc<str>,
+}
+
+impl Reader<'_> {
+    fn loc(&self, n: &Node) -> Loc {
+        Loc::new(self.file, n.pos)
+    }
+
+    fn err(&self, n: &Node, msg: &str) -> Error {
+        self.err_at(n.pos, msg)
+    }
+
+    fn err_at(&self, pos: crate::yaml::Pos, msg: &str) -> Error {
+        Error::Config {
+            loc: Loc::new(self.file, pos),
+            msg: msg.to_string(),
+        }
+    }
+
+    fn unknown(&self, k: &Node, key: &str, within: &str, known: &[&str]) -> Error {
+        self.err(
+            k,
+            &format!("unknown key {key:?} in {within} (known keys: {})", known.join(", ")),
+        )
+    }
+
+    fn entries<'n>(&self, n: &'n Node, what: &str) -> Result<&'n [(Node, Node)]> {
+        match &n.value {
+            Value::Map(m) => Ok(m),
+            _ if n.is_null() => Ok(&[]),
+            _ => Err(self.err(n, &format!("{what} must be a mapping"))),
+        }
+    }
+
+    fn seq<'n>(&self, n: &'n Node, what: &str) -> Result<&'n [Node]> {
+        match &n.value {
+            Value::Seq(s) => Ok(s),
+            _ if n.is_null() => Ok(&[]),
+            _ => Err(self.err(n, &format!("{what} must be a list"))),
+        }
+    }
+
+    fn key<'n>(&self, k: &'n Node) -> Result<&'n str> {
+        k.scalar_text()
+            .ok_or_else(|| self.err(k, "keys in gitops.yaml must be plain strings"))
+    }
+
+    /// A string value. Plain numbers and booleans are refused for names, where `yes` or
+    /// `0755` as a value is almost certainly a mistake; `text` accepts them.
+    fn string(&self, n: &Node, what: &str) -> Result<String> {
+        n.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| self.err(n, &format!("{what} must be a string (quote it)")))
+    }
+
+    /// Any scalar's text, for label and annotation values (always written as strings).
+    fn text(&self, n: &Node, what: &str) -> Result<String> {
+        if n.is_null() {
+            return Ok(String::new());
+        }
+        n.scalar_text()
+            .map(str::to_string)
+            .ok_or_else(|| self.err(n, &format!("{what} must be a string")))
+    }
+
+    fn boolean(&self, n: &Node, what: &str) -> Result<bool> {
+        match n.as_scalar().map(|s| (s.style, s.value.as_str())) {
+            Some((crate::yaml::Style::Plain, "true" | "True" | "TRUE")) => Ok(true),
+            Some((crate::yaml::Style::Plain, "false" | "False" | "FALSE")) => Ok(false),
+            _ => Err(self.err(n, &format!("{what} must be true or false"))),
+        }
+    }
+
+    fn environment(&self, name_node: &Node, body: &Node) -> Result<Environment> {
+        let name = self.key(name_node)?.to_string();
+        if !naming::is_dns1123_label(&name) {
+            return Err(self.err(name_node, &format!("environment name {name:?} must be a DNS-1123 label (lowercase letters, digits and '-')")));
+        }
+        let mut env = Environment {
+            name: name.clone(),
+            loc: Some(self.loc(name_node)),
+            ..Environment::default()
+        };
+        let within = format!("environments.{name}");
+        for (k, v) in self.entries(body, &within)? {
+            match self.key(k)? {
+                "namespace" => {
+                    let ns = self.string(v, "namespace")?;
+                    if !naming::is_dns1123_label(&ns) {
+                        return Err(self.err(v, &format!("namespace {ns:?} must be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)")));
+                    }
+                    env.namespace = Some(ns);
+                }
+                "labels" => env.labels = self.labels(v, &format!("{within}.labels"))?,
+                "annotations" => {
+                    env.annotations = self.annotations(v, &format!("{within}.annotations"))?;
+                }
+                "claims" => {
+                    self.entries(v, &format!("{within}.claims"))?;
+                    env.claims = Some(v.clone());
+                }
+                "protect" => env.protect = self.boolean(v, "protect")?,
+                other => {
+                    return Err(self.unknown(k, other, &within, &[
+                        "namespace", "labels", "annotations", "claims", "protect",
+                    ]));
+                }
+            }
+        }
+        Ok(env)
+    }
+
+    fn labels(&self, n: &Node, within: &str) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for (k, v) in self.entries(n, within)? {
+            let key = self.key(k)?;
+            if let Some(why) = label_key_problem(key) {
+                return Err(self.err(k, &format!("label key {key:?} in {within}: {why}")));
+            }
+            let value = self.text(v, "a label value")?;
+            if let Some(why) = label_value_problem(&value) {
+                return Err(self.err(v, &format!("label value {value:?} for {key:?}: {why}")));
+            }
+            out.push((key.to_string(), value));
+        }
+        Ok(out)
+    }
+
+    fn annotations(&self, n: &Node, within: &str) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for (k, v) in self.entries(n, within)? {
+            let key = self.key(k)?;
+            if let Some(why) = label_key_problem(key) {
+                return Err(self.err(k, &format!("annotation key {key:?} in {within}: {why}")));
+            }
+            out.push((key.to_string(), self.text(v, "an annotation value")?));
+        }
+        Ok(out)
+    }
+
+    fn preview(&self, n: &Node) -> Result<Preview> {
+        let mut p = Preview::default();
+        for (k, v) in self.entries(n, "preview")? {
+            match self.key(k)? {
+                "from" => p.from = Some(self.string(v, "preview.from")?),
+                "nameSuffix" => {
+                    let s = self.string(v, "preview.nameSuffix")?;
+                    let sample = s.replace("{pr}", "1").replace("{app}", "a").replace("{env}", "e");
+                    if !s.contains("{pr}") || !sample.starts_with('-') || !naming::is_dns1123_label(&format!("a{sample}")) {
+                        return Err(self.err(v, &format!("preview.nameSuffix {s:?} must start with '-', contain {{pr}}, and otherwise hold only lowercase letters, digits and '-'")));
+                    }
+                    p.name_suffix = s;
+                }
+                "namespace" => {
+                    let s = self.string(v, "preview.namespace")?;
+                    let sample = s.replace("{pr}", "1").replace("{app}", "a").replace("{env}", "e");
+                    if !s.contains("{pr}") || !naming::is_dns1123_label(&sample) {
+                        return Err(self.err(v, &format!("preview.namespace {s:?} must contain {{pr}} and give a DNS-1123 label (placeholders: {{app}}, {{env}}, {{pr}})")));
+                    }
+                    p.namespace = s;
+                }
+                "rename" => {
+                    p.rename = match self.string(v, "preview.rename")?.as_str() {
+                        "all" => RenameMode::All,
+                        "claims" => RenameMode::Claims,
+                        other => {
+                            return Err(self.err(v, &format!("preview.rename must be all or claims, not {other:?}")));
+                        }
+                    }
+                }
+                "hosts" => {
+                    let s = self.string(v, "preview.hosts")?;
+                    if !s.contains("{pr}") {
+                        return Err(self.err(v, &format!("preview.hosts {s:?} must contain {{pr}}, or previews would take the same hosts (placeholders: {{label}}, {{rest}}, {{pr}}, {{app}}, {{env}})")));
+                    }
+                    p.hosts = s;
+                }
+                "allowClusterScoped" => {
+                    for item in self.seq(v, "preview.allowClusterScoped")? {
+                        p.allow_cluster_scoped
+                            .push(self.group_kind(item, "preview.allowClusterScoped")?);
+                    }
+                }
+                other => {
+                    return Err(self.unknown(k, other, "preview", &[
+                        "from", "nameSuffix", "namespace", "rename", "hosts", "allowClusterScoped",
+                    ]));
+                }
+            }
+        }
+        Ok(p)
+    }
+
+    /// `Kind`, `Kind.group`, or `{group: ..., kind: ...}`.
+    fn group_kind(&self, n: &Node, what: &str) -> Result<GroupKind> {
+        if let Some(s) = n.as_str() {
+            return Ok(GroupKind::parse_dotted(s));
+        }
+        let mut group = None;
+        let mut kind = None;
+        for (k, v) in self.entries(n, what)? {
+            match self.key(k)? {
+                "group" => group = Some(self.text(v, "group")?),
+                "kind" => kind = Some(self.string(v, "kind")?),
+                other => return Err(self.unknown(k, other, what, &["group", "kind"])),
+            }
+        }
+        match kind {
+            Some(kind) => Ok(GroupKind::new(group.as_deref().unwrap_or(""), &kind)),
+            None => Err(self.err(n, &format!("{what} entries need a kind (\"Kind\", \"Kind.group\" or {{group, kind}})"))),
+        }
+    }
+
+    fn reference(&self, n: &Node) -> Result<RefSpec> {
+        let mut kind = None;
+        let mut group = None;
+        let mut path = None;
+        let mut target = None;
+        let mut produces = false;
+        for (k, v) in self.entries(n, "references")? {
+            match self.key(k)? {
+                "kind" => kind = Some(self.string(v, "references[].kind")?),
+                "group" => group = Some(self.text(v, "references[].group")?),
+                "path" => {
+                    let p = self.string(v, "references[].path")?;
+                    let parts: Vec<String> = p.split('.').map(str::to_string).collect();
+                    if parts.iter().any(String::is_empty) {
+                        return Err(self.err(v, &format!("references[].path {p:?} must be a dotted path such as spec.parameters.secretName")));
+                    }
+                    path = Some(parts);
+                }
+                "target" => target = Some(self.group_kind(v, "references[].target")?),
+                "produces" => produces = self.boolean(v, "references[].produces")?,
+                other => {
+                    return Err(self.unknown(k, other, "references[]", &[
+                        "kind", "group", "path", "target", "produces",
+                    ]));
+                }
+            }
+        }
+        match (kind, path, target) {
+            (Some(kind), Some(path), Some(target)) => Ok(RefSpec {
+                kind,
+                group,
+                path,
+                target,
+                produces,
+            }),
+            _ => Err(self.err(n, "references[] entries need kind, path and target")),
+        }
+    }
+}
+
+/// Why a label or annotation key is invalid (Kubernetes' qualified-name rules), if it is.
+pub fn label_key_problem(key: &str) -> Option<String> {
+    if ARGOCD_OWNED_KEYS.contains(&key) {
+        return Some("Argo CD owns this key for its resource tracking; kubectl-gitops never writes it".into());
+    }
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if let Some(p) = prefix {
+        if !naming::is_dns1123_subdomain(p) {
+            return Some("the prefix before '/' must be a DNS-1123 subdomain".into());
+        }
+    }
+    if name.is_empty() || name.len() > 63 || !is_label_text(name) {
+        return Some("the name must be at most 63 characters of letters, digits, '-', '_' and '.', starting and ending with a letter or digit".into());
+    }
+    None
+}
+
+/// Why a label value is invalid, if it is.
+pub fn label_value_problem(value: &str) -> Option<String> {
+    if value.is_empty() {
+        return None;
+    }
+    if value.len() > 63 || !is_label_text(value) {
+        return Some("a label value must be at most 63 characters of letters, digits, '-', '_' and '.', starting and ending with a letter or digit".into());
+    }
+    None
+}
+
+fn is_label_text(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.first().is_some_and(u8::is_ascii_alphanumeric)
+        && b.last().is_some_and(u8::is_ascii_alphanumeric)
+        && b
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(text: &str) -> GitopsConfig {
+        parse(text, "gitops.yaml", Path::new(".")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn parse_err(text: &str) -> String {
+        match parse(text, "gitops.yaml", Path::new(".")) {
+            Ok(_) => panic!("accepted: {text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn full_example_parses() {
+        let c = parse_ok(
+            "app: my-microservice
+labelPrefix: gitops.example.com
+environments:
+  dev:
+    namespace: my-microservice-dev
+    labels: {team: payments, tier: 1}
+    annotations: {}
+    claims:
+      compositionSelector: {matchLabels: {tier: small}}
+  staging: {namespace: my-microservice-staging}
+  prod: {namespace: my-microservice, protect: true}
+preview:
+  from: dev
+  nameSuffix: \"-pr-{pr}\"
+  namespace: \"{app}-pr-{pr}\"
+  rename: claims
+  hosts: \"{label}-pr-{pr}.{rest}\"
+  allowClusterScoped: [XBucket.s3.example.org, {group: ex.com, kind: Thing}]
+references:
+- {kind: XApp, path: spec.parameters.secretName, target: Secret, produces: true}
+clusterScoped: [{group: ex.com, kind: Cluster}]
+exclude: [\"charts/**\"]
+allowEmpty: false
+",
+        );
+        assert_eq!(c.app.map(|a| a.0).as_deref(), Some("my-microservice"));
+        assert_eq!(c.environments.len(), 3);
+        assert_eq!(c.environments[0].labels[1], ("tier".into(), "1".into()));
+        assert!(c.environments[2].protect);
+        assert_eq!(c.preview.rename, RenameMode::Claims);
+        assert_eq!(c.preview.allow_cluster_scoped[0], GroupKind::new("s3.example.org", "XBucket"));
+        assert!(c.references[0].produces);
+    }
+
+    /// (gitops.yaml, expected start of the error)
+    const BAD: &[(&str, &str)] = &[
+        ("apps: x\n", "gitops.yaml:1:1: unknown key \"apps\" in gitops.yaml"),
+        ("environments:\n  dev:\n    namspace: x\n", "gitops.yaml:3:5: unknown key \"namspace\" in environments.dev"),
+        ("environments:\n  Prod_1: {}\n", "gitops.yaml:2:3: environment name \"Prod_1\""),
+        ("environments:\n  dev: {namespace: Dev}\n", "gitops.yaml:2:20: namespace \"Dev\""),
+        ("environments:\n  dev: {protect: yes}\n", "gitops.yaml:2:18: protect must be true or false"),
+        ("preview: {from: qa}\n", "gitops.yaml:1:17: preview.from names environment \"qa\""),
+        ("preview: {rename: some}\n", "gitops.yaml:1:19: preview.rename must be all or claims"),
+        ("preview: {nameSuffix: \"-preview\"}\n", "gitops.yaml:1:23: preview.nameSuffix"),
+        ("environments:\n  dev: {labels: {app.kubernetes.io/instance: x}}\n", "gitops.yaml:2:19: label key \"app.kubernetes.io/instance\""),
+        ("environments:\n  dev: {labels: {a: \"has space\"}}\n", "gitops.yaml:2:22: label value \"has space\""),
+        ("app: My_App\n", "gitops.yaml:1:6: app \"My_App\""),
+        ("a: 1\na: 2\n", "gitops.yaml:2:1: duplicate key"),
+        ("references: [{kind: X}]\n", "gitops.yaml:1:14: references[] entries need"),
+    ];
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        for (text, want) in BAD {
+            let got = parse_err(text);
+            assert!(got.starts_with(want), "{text:?}\n got: {got}\nwant: {want}");
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Step 10 (DESIGN.md §4.10): the rendered documents as bytes.
+//!
+//! Everything is rendered into memory first; the caller writes it with one `write_all`, and
+//! only when the whole render succeeded, so a failure never leaves a partial stream.
+//! `--out-dir` builds the directory next to its destination and swaps it in at the end, and
+//! refuses to replace a directory it did not make.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::model::{Loc, Object, OutDoc};
+use crate::yaml::emit::{emit_document, emit_stream};
+use crate::yaml::json::to_json;
+use crate::yaml::Node;
+
+/// Output formats of `-o`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One YAML stream, documents separated by `---`.
+    Yaml,
+    /// One JSON object per line, typed as Kubernetes reads the YAML.
+    Json,
+}
+
+/// A marker that `--out-dir` leaves in directories it writes, so that it replaces only
+/// directories it made.
+pub const OUT_DIR_MARKER: &str = ".kubectl-gitops-out";
+
+pub fn to_bytes(docs: &[OutDoc], format: Format) -> Result<Vec<u8>> {
+    match format {
+        Format::Yaml => Ok(emit_stream(docs.iter().map(|d| &d.node)).into_bytes()),
+        Format::Json => {
+            let mut out = String::new();
+            for d in docs {
+                json_line(d, &mut out)?;
+            }
+            Ok(out.into_bytes())
+        }
+    }
+}
+
+fn json_line(d: &OutDoc, out: &mut String) -> Result<()> {
+    let j = to_json(&d.node).map_err(|e| Error::Refused {
+        loc: Loc::new(&d.file, e.pos),
+        msg: e.msg,
+    })?;
+    j.write(out);
+    out.push('\n');
+    Ok(())
+}
+
+/// One file per object (List items apart), named `<kind>-<name>.yaml`, in a fresh directory
+/// swapped in for `dir`.
+pub fn write_dir(docs: &[OutDoc], format: Format, dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut used = HashSet::new();
+    for d in docs {
+        let items: Vec<&Node> = if Object::is_list_document(&d.node) {
+            d.node
+                .get("items")
+                .and_then(Node::as_seq)
+                .map(|s| s.iter().collect())
+                .unwrap_or_default()
+        } else {
+            vec![&d.node]
+        };
+        for node in items {
+            let base = file_stem(node);
+            let mut name = base.clone();
+            let mut n = 2;
+            while !used.insert(name.clone()) {
+                name = format!("{base}-{n}");
+                n += 1;
+            }
+            let mut text = String::new();
+            let ext = match format {
+                Format::Yaml => {
+                    emit_document(&mut text, node);
+                    "yaml"
+                }
+                Format::Json => {
+                    json_line(
+                        &OutDoc {
+                            node: node.clone(),
+                            file: d.file.clone(),
+                        },
+                        &mut text,
+                    )?;
+                    "json"
+                }
+            };
+            files.push((format!("{name}.{ext}"), text.into_bytes()));
+        }
+    }
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir).map_err(io(dir))?.next().is_none();
+        if !empty && !dir.join(OUT_DIR_MARKER).exists() {
+            return Err(Error::Usage(format!(
+                "{}: refusing to replace a directory that kubectl-gitops did not write (it has no {OUT_DIR_MARKER}); choose an empty or new directory",
+                dir.display()
+            )));
+        }
+    }
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io(parent))?;
+    let base = dir.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = parent.join(format!(".{base}.tmp-{}", std::process::id()));
+    let old = parent.join(format!(".{base}.old-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+    let mut written = Vec::new();
+    for (name, bytes) in &files {
+        let p = tmp.join(name);
+        std::fs::write(&p, bytes).map_err(io(&p))?;
+        written.push(dir.join(name));
+    }
+    std::fs::write(tmp.join(OUT_DIR_MARKER), b"written by kubectl-gitops render --out-dir; the whole directory is replaced on the next run\n")
+        .map_err(io(&tmp))?;
+    if dir.exists() {
+        std::fs::rename(dir, &old).map_err(io(dir))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(io(dir))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(written)
+}
+
+/// `<kind>-<name>`, lowercase, with anything outside `[a-z0-9.-]` replaced by `_`.
+fn file_stem(node: &Node) -> String {
+    let kind = node.get("kind").and_then(Node::scalar_text).unwrap_or("object");
+    let meta = node.get("metadata");
+    let name = meta
+        .and_then(|m| m.get("name"))
+        .and_then(Node::scalar_text)
+        .or_else(|| {
+            meta.and_then(|m| m.get("generateName"))
+                .and_then(Node::scalar_text)
+                .map(|g| g.trim_end_matches('-'))
+        })
+        .unwrap_or("unnamed");
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                let c = c.to_ascii_lowercase();
+                if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    format!("{}-{}", clean(kind), clean(name))
+}

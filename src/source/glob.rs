@@ -1,0 +1,90 @@
+//! The small glob language of gitops.yaml `exclude:`: `*` matches within one path segment,
+//! `**` across segments, `?` one character. A pattern without `/` matches a file or folder
+//! name at any depth; a pattern that matches a folder excludes everything below it.
+
+/// Whether `rel` (a `/`-separated relative path) is excluded by `pattern`.
+pub fn excludes(pattern: &str, rel: &str) -> bool {
+    let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
+    if pattern.is_empty() {
+        return false;
+    }
+    let anchored = pattern.contains('/');
+    // Test the path and each of its folders: `charts` or `charts/**` exclude `charts/a.yaml`.
+    let mut ends: Vec<usize> = rel.match_indices('/').map(|(i, _)| i).collect();
+    ends.push(rel.len());
+    ends.into_iter().any(|end| {
+        let prefix = &rel[..end];
+        if anchored {
+            matches(pattern.as_bytes(), prefix.as_bytes())
+        } else {
+            let name = prefix.rsplit('/').next().unwrap_or(prefix);
+            matches(pattern.as_bytes(), name.as_bytes())
+        }
+    })
+}
+
+fn matches(p: &[u8], s: &[u8]) -> bool {
+    // Iterative matching with one backtrack point per star kind keeps this linear-ish and
+    // free of recursion on hostile patterns.
+    let (mut pi, mut si) = (0, 0);
+    let mut star: Option<(usize, usize, bool)> = None;
+    while si < s.len() {
+        if pi < p.len() {
+            if p[pi] == b'*' {
+                let double = p.get(pi + 1) == Some(&b'*');
+                let next = if double { pi + 2 } else { pi + 1 };
+                // `**/` also matches zero folders.
+                let next = if double && p.get(next) == Some(&b'/') { next + 1 } else { next };
+                star = Some((next, si, double));
+                pi = next;
+                continue;
+            }
+            if p[pi] == b'?' && s[si] != b'/' || p[pi] == s[si] {
+                pi += 1;
+                si += 1;
+                continue;
+            }
+        }
+        match star {
+            Some((sp, ss, double)) if double || s[ss] != b'/' => {
+                star = Some((sp, ss + 1, double));
+                pi = sp;
+                si = ss + 1;
+            }
+            _ => return false,
+        }
+    }
+    while pi < p.len() && p[pi] == b'*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::excludes;
+
+    const CASES: &[(&str, &str, bool)] = &[
+        ("values.yaml", "values.yaml", true),
+        ("values.yaml", "charts/x/values.yaml", true),
+        ("*.json", "a/b/c.json", true),
+        ("*.json", "a/b/c.yaml", false),
+        ("charts", "charts/x/templates/a.yaml", true),
+        ("charts/**", "charts/x/a.yaml", true),
+        ("charts/*.yaml", "charts/a.yaml", true),
+        ("charts/*.yaml", "charts/x/a.yaml", false),
+        ("docs/*.yaml", "src/docs/a.yaml", false),
+        ("**/test-*.yaml", "a/b/test-1.yaml", true),
+        ("**/test-*.yaml", "test-1.yaml", true),
+        ("k8s/?.yaml", "k8s/a.yaml", true),
+        ("k8s/?.yaml", "k8s/ab.yaml", false),
+        ("", "a.yaml", false),
+    ];
+
+    #[test]
+    fn table() {
+        for (p, path, want) in CASES {
+            assert_eq!(excludes(p, path), *want, "{p} vs {path}");
+        }
+    }
+}

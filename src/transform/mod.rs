@@ -1,0 +1,107 @@
+//! Steps 2–9 of a render (DESIGN.md §4), in their fixed order:
+//!
+//! | step | module        | what                                                          |
+//! |------|---------------|---------------------------------------------------------------|
+//! | 2    | model::scope  | namespaced or cluster-scoped; Crossplane role                  |
+//! | 9a   | [`policy`]    | a preview's sandbox: which cluster-scoped objects it may carry (checked first: nothing is renamed for an object that is refused) |
+//! | 3, 4 | [`names`]     | the rename map: final names, shortened to fit their kind        |
+//! | 5    | [`refs`], [`hosts`] | every reference follows the rename map; preview hosts     |
+//! | 6    | [`namespace`] | target namespace on objects and namespaced references          |
+//! | –    | [`collide`]   | no two objects may end with the same kind, namespace and name  |
+//! | 7    | [`labels`]    | identity labels, environment labels and annotations, selectors |
+//! | 8    | [`claims`]    | the environment's claim settings                               |
+//! | 9b   | [`policy`]    | protection of stateful objects; shared definitions in previews |
+//!
+//! `names` hands an explicit [`names::RenameMap`] to `refs`: names are computed once, and
+//! nothing downstream recomputes a name or a hash. A render without identity runs none of
+//! this: it is a faithful pass-through.
+
+pub mod claims;
+pub mod collide;
+pub mod hosts;
+pub mod labels;
+pub mod names;
+pub mod namespace;
+pub mod policy;
+pub mod refs;
+
+use crate::config::{Environment, GitopsConfig, Identity};
+use crate::diag::Warning;
+use crate::error::Result;
+use crate::model::scope::{Class, Scopes};
+use crate::model::{Input, Object, OutDoc};
+
+/// Everything a render needs to know besides the objects.
+#[derive(Clone, Debug, Default)]
+pub struct Ctx {
+    pub identity: Identity,
+    /// The gitops.yaml environment whose settings apply (the named one, or a preview's
+    /// `from:`).
+    pub environment: Option<Environment>,
+    /// gitops.yaml, or its defaults when there is none.
+    pub config: GitopsConfig,
+}
+
+impl Ctx {
+    /// The expanded preview name suffix (`-pr-123`), in a preview.
+    pub fn suffix(&self) -> Option<String> {
+        self.identity
+            .is_preview()
+            .then(|| self.identity.expand(&self.config.preview.name_suffix))
+    }
+
+    pub fn label_key(&self, name: &str) -> String {
+        format!("{}/{name}", self.config.label_prefix)
+    }
+}
+
+/// What a render produced: documents in output order, and warnings.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub docs: Vec<OutDoc>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Per-object facts computed once and shared by the steps.
+#[derive(Debug)]
+pub struct Plan {
+    pub classes: Vec<Class>,
+    pub placements: Vec<policy::Placement>,
+}
+
+/// Runs the steps on `input`.
+pub fn run(mut input: Input, ctx: &Ctx) -> Result<Output> {
+    let mut warnings = Vec::new();
+    if !ctx.identity.is_set() {
+        collide::warn_duplicates(&input.objects, &mut warnings);
+        return Ok(Output {
+            docs: input.into_docs(),
+            warnings,
+        });
+    }
+    let scopes = Scopes::learn(&input.objects, &ctx.config.cluster_scoped);
+    let classes: Vec<Class> = input.objects.iter().map(|o| scopes.classify(o)).collect();
+    let placements = policy::place(&input.objects, &classes, ctx)?;
+    let mut plan = Plan {
+        classes,
+        placements,
+    };
+    let renames = names::plan(&input.objects, &plan, ctx, &mut warnings)?;
+    names::apply(&mut input.objects, &renames, &plan, ctx);
+    refs::apply(&mut input.objects, &plan, &renames, &scopes, ctx, &mut warnings);
+    if ctx.identity.is_preview() {
+        hosts::apply(&mut input.objects, ctx, &mut warnings);
+    }
+    namespace::apply(&mut input, &mut plan, ctx);
+    collide::check(&input.objects, &plan, &renames, ctx)?;
+    labels::apply(&mut input.objects, &plan, ctx);
+    claims::apply(&mut input.objects, &plan, ctx);
+    policy::protect(&mut input.objects, &plan, ctx);
+    let docs = namespace::order(input, &plan);
+    Ok(Output { docs, warnings })
+}
+
+/// The objects a step should treat as one kind, by group and kind.
+pub fn is_kind(o: &Object, group: &str, kind: &str) -> bool {
+    o.gk.is(group, kind)
+}

@@ -1,0 +1,151 @@
+//! Step 9 (DESIGN.md §4.9): where objects may go, and what is protected.
+//!
+//! [`place`] decides, before anything is renamed, what each object is in this render. A
+//! preview is a sandbox: every namespaced object lands in the preview namespace, and a
+//! cluster-scoped object is refused unless `preview.allowClusterScoped` lists its kind. Of
+//! the allowed ones, composite and managed resources are instances (suffixed like any other
+//! object), everything else is a shared definition: it keeps its name, gets no identity
+//! labels, and gets `Prune=false,Delete=false` so that closing a pull request never deletes
+//! what the platform shares.
+//!
+//! [`protect`] applies `protect: true` of an environment: claims, composite and managed
+//! resources, PersistentVolumeClaims and StatefulSets get `Prune=false` and `Delete=false` in
+//! `argocd.argoproj.io/sync-options`, keeping every other option. Previews add no protection
+//! and remove none that the files carry.
+
+use crate::error::{Error, Result};
+use crate::model::Object;
+use crate::model::scope::{Class, Role};
+use crate::transform::{Ctx, Plan};
+use crate::yaml::Node;
+
+/// Argo CD's per-object sync options annotation.
+pub const SYNC_OPTIONS: &str = "argocd.argoproj.io/sync-options";
+
+/// What an object is in this render.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Namespaced: lands in the target namespace, when one is decided.
+    Namespaced,
+    /// Cluster-scoped, in an environment render.
+    Cluster,
+    /// The `Namespace` object that is the target namespace.
+    TargetNamespace,
+    /// A second `Namespace` object for the target namespace: dropped ("kept once").
+    DuplicateNamespace,
+    /// Another `Namespace` object in an environment render: passed through unchanged.
+    OtherNamespace,
+    /// Preview: an allowed cluster-scoped composite or managed resource.
+    ClusterInstance,
+    /// Preview: an allowed cluster-scoped definition shared by every preview.
+    SharedDefinition,
+}
+
+/// Decides every object's placement; refuses what a preview may not carry.
+pub fn place(objects: &[Object], classes: &[Class], ctx: &Ctx) -> Result<Vec<Placement>> {
+    let preview = ctx.identity.is_preview();
+    let target = ctx.identity.namespace.as_deref();
+    let mut seen_target = false;
+    let mut out = Vec::with_capacity(objects.len());
+    for (o, class) in objects.iter().zip(classes) {
+        let p = if o.gk.is("", "Namespace") {
+            if target.is_some() && o.name.as_deref() == target {
+                if seen_target {
+                    Placement::DuplicateNamespace
+                } else {
+                    seen_target = true;
+                    Placement::TargetNamespace
+                }
+            } else if preview {
+                return Err(Error::Refused {
+                    loc: o.loc(),
+                    msg: format!(
+                        "{} is refused in a preview: a preview renders into its own namespace {}, and may not create or change other namespaces",
+                        o.label(),
+                        target.unwrap_or("")
+                    ),
+                });
+            } else {
+                Placement::OtherNamespace
+            }
+        } else if class.namespaced {
+            Placement::Namespaced
+        } else if !preview {
+            Placement::Cluster
+        } else if ctx.config.preview.allow_cluster_scoped.contains(&o.gk) {
+            if matches!(class.role, Role::Composite | Role::Managed) {
+                Placement::ClusterInstance
+            } else {
+                Placement::SharedDefinition
+            }
+        } else {
+            return Err(Error::Refused {
+                loc: o.loc(),
+                msg: format!(
+                    "{} is cluster-scoped, and a preview may only carry namespaced objects (every preview would share it, and closing one would delete it for all); list {} under preview.allowClusterScoped in gitops.yaml to allow it",
+                    o.label(),
+                    o.gk
+                ),
+            });
+        };
+        out.push(p);
+    }
+    Ok(out)
+}
+
+/// Applies protection: `protect: true` environments, and shared definitions in previews.
+pub fn protect(objects: &mut [Object], plan: &Plan, ctx: &Ctx) {
+    let protect_env =
+        !ctx.identity.is_preview() && ctx.environment.as_ref().is_some_and(|e| e.protect);
+    for (i, o) in objects.iter_mut().enumerate() {
+        let shared = plan.placements[i] == Placement::SharedDefinition;
+        let stateful = plan.classes[i].role != Role::Plain
+            || o.gk.is("", "PersistentVolumeClaim")
+            || o.gk.is("apps", "StatefulSet");
+        if shared || (protect_env && stateful) {
+            add_no_prune_no_delete(&mut o.node);
+        }
+    }
+}
+
+/// Sets `Prune=false` and `Delete=false` in the sync-options annotation, replacing other
+/// `Prune=`/`Delete=` values and keeping every other option in its place.
+pub fn add_no_prune_no_delete(node: &mut Node) {
+    let Some(meta) = node.ensure_map("metadata", &["kind"]) else {
+        return;
+    };
+    let Some(annotations) = meta.ensure_map("annotations", &["labels", "namespace", "name"]) else {
+        return;
+    };
+    let current = annotations.get(SYNC_OPTIONS).and_then(Node::scalar_text).unwrap_or("");
+    let value = merge_sync_options(current);
+    annotations.set_str(SYNC_OPTIONS, &value, &[]);
+}
+
+pub fn merge_sync_options(current: &str) -> String {
+    let mut opts: Vec<&str> = current
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty() && !o.starts_with("Prune=") && !o.starts_with("Delete="))
+        .collect();
+    opts.push("Prune=false");
+    opts.push("Delete=false");
+    opts.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_options_merge() {
+        for (current, want) in [
+            ("", "Prune=false,Delete=false"),
+            ("ServerSideApply=true", "ServerSideApply=true,Prune=false,Delete=false"),
+            ("Prune=confirm, Replace=true", "Replace=true,Prune=false,Delete=false"),
+            ("Prune=false,Delete=false", "Prune=false,Delete=false"),
+        ] {
+            assert_eq!(merge_sync_options(current), want, "{current}");
+        }
+    }
+}
