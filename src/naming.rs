@@ -155,10 +155,10 @@ mod tests {
     #[test]
     fn heads_lose_trailing_dashes_and_dots() {
         // Cut falls right after a '-': it must not produce "--".
-        let name = format!("{}-{}", "a".repeat(46), "b".repeat(30));
+        let name = format!("{}-{}", "a".repeat(48), "b".repeat(30));
         let got = fit(&name, "-pr-1", 63);
         assert!(!got.contains("--"), "{got}");
-        assert_eq!(got.len(), 46 + 1 + 8 + 5);
+        assert_eq!(got.len(), 48 + 1 + 8 + 5);
     }
 
     #[test]
