@@ -25,11 +25,17 @@ pub enum Error {
     #[error("{loc}: the file is not UTF-8 text")]
     NotUtf8 { loc: Loc },
     /// A document that is not a Kubernetes object.
-    #[error("{loc}: {reason} (if this file is not a manifest, list it under `exclude:` in gitops.yaml)")]
+    #[error(
+        "{loc}: {reason} (if this file is not a manifest, list it under `exclude:` in gitops.yaml)"
+    )]
     NotAnObject { loc: Loc, reason: String },
     /// A file over the size limit.
     #[error("{}: the file is {size} bytes, over the limit of {limit} bytes", path.display())]
-    TooLarge { path: PathBuf, size: u64, limit: u64 },
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
     /// A symlink that leaves the rendered directory.
     #[error("{}: symlink to {} leaves the rendered directory; kubectl-gitops reads only files inside it", link.display(), target.display())]
     Symlink { link: PathBuf, target: PathBuf },

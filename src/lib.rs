@@ -118,7 +118,11 @@ pub fn identity_from_flags(args: &IdentityArgs) -> IdentityRequest {
     }
 }
 
-fn cmd_render(args: &RenderArgs, io: &mut Io<'_>, warnings: &mut Vec<Warning>) -> Result<ExitStatus, Error> {
+fn cmd_render(
+    args: &RenderArgs,
+    io: &mut Io<'_>,
+    warnings: &mut Vec<Warning>,
+) -> Result<ExitStatus, Error> {
     let req = render::Request {
         path: args.path.clone(),
         identity: identity_from_flags(&args.identity),

@@ -32,7 +32,9 @@ impl NameRule {
 
     pub fn describe(self) -> String {
         match self {
-            NameRule::Subdomain { max: 253 } => "a DNS-1123 subdomain of at most 253 characters".into(),
+            NameRule::Subdomain { max: 253 } => {
+                "a DNS-1123 subdomain of at most 253 characters".into()
+            }
             NameRule::Subdomain { max } => {
                 format!("a DNS-1123 subdomain of at most {max} characters")
             }

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::model::{Loc, Object, OutDoc};
+use crate::yaml::Node;
 use crate::yaml::emit::{emit_document, emit_stream};
 use crate::yaml::json::to_json;
-use crate::yaml::Node;
 
 /// Output formats of `-o`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -106,9 +106,14 @@ pub fn write_dir(docs: &[OutDoc], format: Format, dir: &Path) -> Result<Vec<Path
             )));
         }
     }
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(io(parent))?;
-    let base = dir.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    let base = dir
+        .file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
     let tmp = parent.join(format!(".{base}.tmp-{}", std::process::id()));
     let old = parent.join(format!(".{base}.old-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -131,7 +136,10 @@ pub fn write_dir(docs: &[OutDoc], format: Format, dir: &Path) -> Result<Vec<Path
 
 /// `<kind>-<name>`, lowercase, with anything outside `[a-z0-9.-]` replaced by `_`.
 fn file_stem(node: &Node) -> String {
-    let kind = node.get("kind").and_then(Node::scalar_text).unwrap_or("object");
+    let kind = node
+        .get("kind")
+        .and_then(Node::scalar_text)
+        .unwrap_or("object");
     let meta = node.get("metadata");
     let name = meta
         .and_then(|m| m.get("name"))

@@ -33,7 +33,11 @@ pub struct Rendered {
 
 /// Renders a request. Warnings are pushed to `warnings` even when the render fails, so the
 /// caller can print them after the error.
-pub fn render(req: &Request, stdin: &mut dyn Read, warnings: &mut Vec<Warning>) -> Result<Rendered> {
+pub fn render(
+    req: &Request,
+    stdin: &mut dyn Read,
+    warnings: &mut Vec<Warning>,
+) -> Result<Rendered> {
     let target = target(&req.path)?;
     let start = match &target {
         Target::Dir(d) => d.clone(),
@@ -107,13 +111,17 @@ fn load_config(start: &Path, root: Option<&Path>) -> Result<Option<GitopsConfig>
     let text = String::from_utf8(bytes).map_err(|_| Error::NotUtf8 {
         loc: crate::model::Loc::file(&std::sync::Arc::from(display.as_str())),
     })?;
-    let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let dir = path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     gitops_yaml::parse(&text, &display, &dir).map(Some)
 }
 
 /// A path as short as it can be shown: relative to the working directory when it is below it.
 fn display_relative(path: &Path) -> String {
-    let cwd = std::env::current_dir().ok().and_then(|c| c.canonicalize().ok());
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|c| c.canonicalize().ok());
     match cwd.and_then(|c| path.strip_prefix(&c).ok().map(Path::to_path_buf)) {
         Some(rel) => rel.display().to_string(),
         None => path.display().to_string(),

@@ -185,7 +185,12 @@ pub fn parse(text: &str, display: &str, dir: &Path) -> Result<GitopsConfig> {
             "labelPrefix" => {
                 let p = r.string(v, "labelPrefix")?;
                 if !naming::is_dns1123_subdomain(&p) {
-                    return Err(r.err(v, &format!("labelPrefix {p:?} must be a DNS-1123 subdomain, such as example.com")));
+                    return Err(r.err(
+                        v,
+                        &format!(
+                            "labelPrefix {p:?} must be a DNS-1123 subdomain, such as example.com"
+                        ),
+                    ));
                 }
                 cfg.label_prefix = p;
             }
@@ -202,7 +207,8 @@ pub fn parse(text: &str, display: &str, dir: &Path) -> Result<GitopsConfig> {
             }
             "clusterScoped" => {
                 for item in r.seq(v, "clusterScoped")? {
-                    cfg.cluster_scoped.push(r.group_kind(item, "clusterScoped")?);
+                    cfg.cluster_scoped
+                        .push(r.group_kind(item, "clusterScoped")?);
                 }
             }
             "exclude" => {
@@ -212,10 +218,21 @@ pub fn parse(text: &str, display: &str, dir: &Path) -> Result<GitopsConfig> {
             }
             "allowEmpty" => cfg.allow_empty = r.boolean(v, "allowEmpty")?,
             other => {
-                return Err(r.unknown(k, other, "gitops.yaml", &[
-                    "app", "labelPrefix", "environments", "preview", "references",
-                    "clusterScoped", "exclude", "allowEmpty",
-                ]));
+                return Err(r.unknown(
+                    k,
+                    other,
+                    "gitops.yaml",
+                    &[
+                        "app",
+                        "labelPrefix",
+                        "environments",
+                        "preview",
+                        "references",
+                        "clusterScoped",
+                        "exclude",
+                        "allowEmpty",
+                    ],
+                ));
             }
         }
     }
@@ -257,7 +274,10 @@ impl Reader<'_> {
     fn unknown(&self, k: &Node, key: &str, within: &str, known: &[&str]) -> Error {
         self.err(
             k,
-            &format!("unknown key {key:?} in {within} (known keys: {})", known.join(", ")),
+            &format!(
+                "unknown key {key:?} in {within} (known keys: {})",
+                known.join(", ")
+            ),
         )
     }
 
@@ -338,9 +358,12 @@ impl Reader<'_> {
                 }
                 "protect" => env.protect = self.boolean(v, "protect")?,
                 other => {
-                    return Err(self.unknown(k, other, &within, &[
-                        "namespace", "labels", "annotations", "claims", "protect",
-                    ]));
+                    return Err(self.unknown(
+                        k,
+                        other,
+                        &within,
+                        &["namespace", "labels", "annotations", "claims", "protect"],
+                    ));
                 }
             }
         }
@@ -382,15 +405,24 @@ impl Reader<'_> {
                 "from" => p.from = Some(self.string(v, "preview.from")?),
                 "nameSuffix" => {
                     let s = self.string(v, "preview.nameSuffix")?;
-                    let sample = s.replace("{pr}", "1").replace("{app}", "a").replace("{env}", "e");
-                    if !s.contains("{pr}") || !sample.starts_with('-') || !naming::is_dns1123_label(&format!("a{sample}")) {
+                    let sample = s
+                        .replace("{pr}", "1")
+                        .replace("{app}", "a")
+                        .replace("{env}", "e");
+                    if !s.contains("{pr}")
+                        || !sample.starts_with('-')
+                        || !naming::is_dns1123_label(&format!("a{sample}"))
+                    {
                         return Err(self.err(v, &format!("preview.nameSuffix {s:?} must start with '-', contain {{pr}}, and otherwise hold only lowercase letters, digits and '-'")));
                     }
                     p.name_suffix = s;
                 }
                 "namespace" => {
                     let s = self.string(v, "preview.namespace")?;
-                    let sample = s.replace("{pr}", "1").replace("{app}", "a").replace("{env}", "e");
+                    let sample = s
+                        .replace("{pr}", "1")
+                        .replace("{app}", "a")
+                        .replace("{env}", "e");
                     if !s.contains("{pr}") || !naming::is_dns1123_label(&sample) {
                         return Err(self.err(v, &format!("preview.namespace {s:?} must contain {{pr}} and give a DNS-1123 label (placeholders: {{app}}, {{env}}, {{pr}})")));
                     }
@@ -401,7 +433,10 @@ impl Reader<'_> {
                         "all" => RenameMode::All,
                         "claims" => RenameMode::Claims,
                         other => {
-                            return Err(self.err(v, &format!("preview.rename must be all or claims, not {other:?}")));
+                            return Err(self.err(
+                                v,
+                                &format!("preview.rename must be all or claims, not {other:?}"),
+                            ));
                         }
                     }
                 }
@@ -419,9 +454,19 @@ impl Reader<'_> {
                     }
                 }
                 other => {
-                    return Err(self.unknown(k, other, "preview", &[
-                        "from", "nameSuffix", "namespace", "rename", "hosts", "allowClusterScoped",
-                    ]));
+                    return Err(self.unknown(
+                        k,
+                        other,
+                        "preview",
+                        &[
+                            "from",
+                            "nameSuffix",
+                            "namespace",
+                            "rename",
+                            "hosts",
+                            "allowClusterScoped",
+                        ],
+                    ));
                 }
             }
         }
@@ -444,7 +489,12 @@ impl Reader<'_> {
         }
         match kind {
             Some(kind) => Ok(GroupKind::new(group.as_deref().unwrap_or(""), &kind)),
-            None => Err(self.err(n, &format!("{what} entries need a kind (\"Kind\", \"Kind.group\" or {{group, kind}})"))),
+            None => Err(self.err(
+                n,
+                &format!(
+                    "{what} entries need a kind (\"Kind\", \"Kind.group\" or {{group, kind}})"
+                ),
+            )),
         }
     }
 
@@ -469,9 +519,12 @@ impl Reader<'_> {
                 "target" => target = Some(self.group_kind(v, "references[].target")?),
                 "produces" => produces = self.boolean(v, "references[].produces")?,
                 other => {
-                    return Err(self.unknown(k, other, "references[]", &[
-                        "kind", "group", "path", "target", "produces",
-                    ]));
+                    return Err(self.unknown(
+                        k,
+                        other,
+                        "references[]",
+                        &["kind", "group", "path", "target", "produces"],
+                    ));
                 }
             }
         }
@@ -491,7 +544,10 @@ impl Reader<'_> {
 /// Why a label or annotation key is invalid (Kubernetes' qualified-name rules), if it is.
 pub fn label_key_problem(key: &str) -> Option<String> {
     if ARGOCD_OWNED_KEYS.contains(&key) {
-        return Some("Argo CD owns this key for its resource tracking; kubectl-gitops never writes it".into());
+        return Some(
+            "Argo CD owns this key for its resource tracking; kubectl-gitops never writes it"
+                .into(),
+        );
     }
     let (prefix, name) = match key.rsplit_once('/') {
         Some((p, n)) => (Some(p), n),
@@ -523,8 +579,7 @@ fn is_label_text(s: &str) -> bool {
     let b = s.as_bytes();
     b.first().is_some_and(u8::is_ascii_alphanumeric)
         && b.last().is_some_and(u8::is_ascii_alphanumeric)
-        && b
-            .iter()
+        && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
@@ -576,25 +631,61 @@ allowEmpty: false
         assert_eq!(c.environments[0].labels[1], ("tier".into(), "1".into()));
         assert!(c.environments[2].protect);
         assert_eq!(c.preview.rename, RenameMode::Claims);
-        assert_eq!(c.preview.allow_cluster_scoped[0], GroupKind::new("s3.example.org", "XBucket"));
+        assert_eq!(
+            c.preview.allow_cluster_scoped[0],
+            GroupKind::new("s3.example.org", "XBucket")
+        );
         assert!(c.references[0].produces);
     }
 
     /// (gitops.yaml, expected start of the error)
     const BAD: &[(&str, &str)] = &[
-        ("apps: x\n", "gitops.yaml:1:1: unknown key \"apps\" in gitops.yaml"),
-        ("environments:\n  dev:\n    namspace: x\n", "gitops.yaml:3:5: unknown key \"namspace\" in environments.dev"),
-        ("environments:\n  Prod_1: {}\n", "gitops.yaml:2:3: environment name \"Prod_1\""),
-        ("environments:\n  dev: {namespace: Dev}\n", "gitops.yaml:2:20: namespace \"Dev\""),
-        ("environments:\n  dev: {protect: yes}\n", "gitops.yaml:2:18: protect must be true or false"),
-        ("preview: {from: qa}\n", "gitops.yaml:1:17: preview.from names environment \"qa\""),
-        ("preview: {rename: some}\n", "gitops.yaml:1:19: preview.rename must be all or claims"),
-        ("preview: {nameSuffix: \"-preview\"}\n", "gitops.yaml:1:23: preview.nameSuffix"),
-        ("environments:\n  dev: {labels: {app.kubernetes.io/instance: x}}\n", "gitops.yaml:2:18: label key \"app.kubernetes.io/instance\""),
-        ("environments:\n  dev: {labels: {a: \"has space\"}}\n", "gitops.yaml:2:21: label value \"has space\""),
+        (
+            "apps: x\n",
+            "gitops.yaml:1:1: unknown key \"apps\" in gitops.yaml",
+        ),
+        (
+            "environments:\n  dev:\n    namspace: x\n",
+            "gitops.yaml:3:5: unknown key \"namspace\" in environments.dev",
+        ),
+        (
+            "environments:\n  Prod_1: {}\n",
+            "gitops.yaml:2:3: environment name \"Prod_1\"",
+        ),
+        (
+            "environments:\n  dev: {namespace: Dev}\n",
+            "gitops.yaml:2:20: namespace \"Dev\"",
+        ),
+        (
+            "environments:\n  dev: {protect: yes}\n",
+            "gitops.yaml:2:18: protect must be true or false",
+        ),
+        (
+            "preview: {from: qa}\n",
+            "gitops.yaml:1:17: preview.from names environment \"qa\"",
+        ),
+        (
+            "preview: {rename: some}\n",
+            "gitops.yaml:1:19: preview.rename must be all or claims",
+        ),
+        (
+            "preview: {nameSuffix: \"-preview\"}\n",
+            "gitops.yaml:1:23: preview.nameSuffix",
+        ),
+        (
+            "environments:\n  dev: {labels: {app.kubernetes.io/instance: x}}\n",
+            "gitops.yaml:2:18: label key \"app.kubernetes.io/instance\"",
+        ),
+        (
+            "environments:\n  dev: {labels: {a: \"has space\"}}\n",
+            "gitops.yaml:2:21: label value \"has space\"",
+        ),
         ("app: My_App\n", "gitops.yaml:1:6: app \"My_App\""),
         ("a: 1\na: 2\n", "gitops.yaml:2:1: duplicate key"),
-        ("references: [{kind: X}]\n", "gitops.yaml:1:14: references[] entries need"),
+        (
+            "references: [{kind: X}]\n",
+            "gitops.yaml:1:14: references[] entries need",
+        ),
     ];
 
     #[test]

@@ -118,7 +118,11 @@ pub fn resolve(req: &IdentityRequest, config: Option<&GitopsConfig>) -> Result<R
     }
     if let Some(p) = &pr {
         let v = &p.value;
-        if v.is_empty() || v.len() > 10 || !v.bytes().all(|b| b.is_ascii_digit()) || v.starts_with('0') {
+        if v.is_empty()
+            || v.len() > 10
+            || !v.bytes().all(|b| b.is_ascii_digit())
+            || v.starts_with('0')
+        {
             return Err(Error::Usage(format!(
                 "{} {:?} is not a pull request number: use 1 to 10 digits without a leading zero",
                 p.source, v
@@ -309,21 +313,35 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         for (env, pr, want) in [
-            ("Prod_1", "", "env#0 \"Prod_1\" is not a valid environment name"),
+            (
+                "Prod_1",
+                "",
+                "env#0 \"Prod_1\" is not a valid environment name",
+            ),
             ("", "12a", "pr#0 \"12a\" is not a pull request number"),
             ("", "012", "pr#0 \"012\" is not a pull request number"),
-            ("qa", "", "env#0 \"qa\" is not an environment of gitops.yaml (it lists dev, prod)"),
+            (
+                "qa",
+                "",
+                "env#0 \"qa\" is not an environment of gitops.yaml (it lists dev, prod)",
+            ),
         ] {
             let e: Vec<&str> = if env.is_empty() { vec![] } else { vec![env] };
             let p: Vec<&str> = if pr.is_empty() { vec![] } else { vec![pr] };
-            let got = resolve(&req(&e, &p, &[]), Some(&cfg())).err().map(|e| e.to_string());
-            assert!(got.as_deref().is_some_and(|g| g.starts_with(want)), "{got:?}");
+            let got = resolve(&req(&e, &p, &[]), Some(&cfg()))
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                got.as_deref().is_some_and(|g| g.starts_with(want)),
+                "{got:?}"
+            );
         }
     }
 
     #[test]
     fn disagreeing_layers_warn() {
-        let r = resolve(&req(&["dev", "prod"], &[], &[]), Some(&cfg())).unwrap_or_else(|e| panic!("{e}"));
+        let r = resolve(&req(&["dev", "prod"], &[], &[]), Some(&cfg()))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.identity.env.as_deref(), Some("dev"));
         assert_eq!(r.warnings.len(), 1);
     }

@@ -83,7 +83,8 @@ mod tests {
 
     #[test]
     fn walks_sequences_implicitly() {
-        let n = doc("spec:\n  containers:\n  - env: [{name: a}, {name: b}]\n  - env: [{name: c}]\n");
+        let n =
+            doc("spec:\n  containers:\n  - env: [{name: a}, {name: b}]\n  - env: [{name: c}]\n");
         let mut seen = Vec::new();
         visit(&n, &["spec", "containers", "env", "name"], &mut |x| {
             seen.extend(x.scalar_text().map(str::to_string));
@@ -95,13 +96,26 @@ mod tests {
     fn edits_under_merges_only_when_needed() {
         let src = "d: &d {name: x, other: y}\nv:\n  <<: *d\n";
         let mut n = doc(src);
-        visit_mut(&mut n, &["v", "name"], &|x| x.scalar_text() == Some("zzz"), &mut |x| {
-            x.replace_str("new");
-        });
-        assert_eq!(emit_stream([&n]), "d:\n  name: x\n  other: y\nv:\n  <<:\n    name: x\n    other: y\n");
-        visit_mut(&mut n, &["v", "name"], &|x| x.scalar_text() == Some("x"), &mut |x| {
-            x.replace_str("new");
-        });
+        visit_mut(
+            &mut n,
+            &["v", "name"],
+            &|x| x.scalar_text() == Some("zzz"),
+            &mut |x| {
+                x.replace_str("new");
+            },
+        );
+        assert_eq!(
+            emit_stream([&n]),
+            "d:\n  name: x\n  other: y\nv:\n  <<:\n    name: x\n    other: y\n"
+        );
+        visit_mut(
+            &mut n,
+            &["v", "name"],
+            &|x| x.scalar_text() == Some("x"),
+            &mut |x| {
+                x.replace_str("new");
+            },
+        );
         assert_eq!(
             emit_stream([&n]),
             "d:\n  name: x\n  other: y\nv:\n  <<:\n    name: x\n    other: y\n  name: new\n"

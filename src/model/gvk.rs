@@ -68,11 +68,17 @@ mod tests {
 
     #[test]
     fn dotted_kinds() {
-        assert_eq!(GroupKind::parse_dotted("Secret"), GroupKind::new("", "Secret"));
+        assert_eq!(
+            GroupKind::parse_dotted("Secret"),
+            GroupKind::new("", "Secret")
+        );
         assert_eq!(
             GroupKind::parse_dotted("Certificate.cert-manager.io"),
             GroupKind::new("cert-manager.io", "Certificate")
         );
-        assert_eq!(GroupKind::new("apps", "Deployment").to_string(), "Deployment.apps");
+        assert_eq!(
+            GroupKind::new("apps", "Deployment").to_string(),
+            "Deployment.apps"
+        );
     }
 }

@@ -120,7 +120,9 @@ impl Object {
 
     /// The current `metadata.name` (after renaming).
     pub fn current_name(&self) -> Option<&str> {
-        self.node.path(&["metadata", "name"]).and_then(Node::scalar_text)
+        self.node
+            .path(&["metadata", "name"])
+            .and_then(Node::scalar_text)
     }
 
     pub fn current_namespace(&self) -> Option<&str> {
@@ -132,7 +134,9 @@ impl Object {
     /// The `List`-style wrappers' test: a kind ending in `List` with an `items` sequence.
     pub fn is_list_document(node: &Node) -> bool {
         node.get_str("kind").is_some_and(|k| k.ends_with("List"))
-            && node.get("items").is_some_and(|i| i.as_seq().is_some() || i.is_null())
+            && node
+                .get("items")
+                .is_some_and(|i| i.as_seq().is_some() || i.is_null())
     }
 }
 

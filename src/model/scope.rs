@@ -58,16 +58,31 @@ const CLUSTER_SCOPED: &[(&str, &str)] = &[
     ("", "Node"),
     ("", "PersistentVolume"),
     ("admissionregistration.k8s.io", "MutatingAdmissionPolicy"),
-    ("admissionregistration.k8s.io", "MutatingAdmissionPolicyBinding"),
-    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+    (
+        "admissionregistration.k8s.io",
+        "MutatingAdmissionPolicyBinding",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+    ),
     ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
-    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
-    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicyBinding",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+    ),
     ("apiextensions.crossplane.io", "CompositeResourceDefinition"),
     ("apiextensions.crossplane.io", "Composition"),
     ("apiextensions.crossplane.io", "CompositionRevision"),
     ("apiextensions.crossplane.io", "EnvironmentConfig"),
-    ("apiextensions.crossplane.io", "ManagedResourceActivationPolicy"),
+    (
+        "apiextensions.crossplane.io",
+        "ManagedResourceActivationPolicy",
+    ),
     ("apiextensions.crossplane.io", "ManagedResourceDefinition"),
     ("apiextensions.crossplane.io", "Usage"),
     ("apiextensions.k8s.io", "CustomResourceDefinition"),
@@ -158,7 +173,10 @@ impl Scopes {
         for o in objects {
             if o.gk.is("apiextensions.k8s.io", "CustomResourceDefinition") {
                 s.learn_crd(&o.node);
-            } else if o.gk.is("apiextensions.crossplane.io", "CompositeResourceDefinition") {
+            } else if o
+                .gk
+                .is("apiextensions.crossplane.io", "CompositeResourceDefinition")
+            {
                 s.learn_xrd(o);
             }
         }
@@ -173,7 +191,10 @@ impl Scopes {
             return;
         };
         let namespaced = node.path(&["spec", "scope"]).and_then(Node::as_str) != Some("Cluster");
-        let d = self.declared.entry(GroupKind::new(group, kind)).or_default();
+        let d = self
+            .declared
+            .entry(GroupKind::new(group, kind))
+            .or_default();
         // An XRD's statement about its own kinds is more specific than a generated CRD's.
         d.namespaced.get_or_insert(namespaced);
     }
@@ -198,7 +219,10 @@ impl Scopes {
                 },
             );
         }
-        if let Some(kind) = node.path(&["spec", "claimNames", "kind"]).and_then(Node::as_str) {
+        if let Some(kind) = node
+            .path(&["spec", "claimNames", "kind"])
+            .and_then(Node::as_str)
+        {
             self.declared.insert(
                 GroupKind::new(group, kind),
                 Declared {
@@ -251,7 +275,11 @@ impl Scopes {
                 Role::Plain => !is_cluster_provider_config(&o.gk),
             }
         };
-        Class { namespaced, role, v2 }
+        Class {
+            namespaced,
+            role,
+            v2,
+        }
     }
 }
 
@@ -266,7 +294,9 @@ fn has_m_segment(group: &str) -> bool {
 fn is_cluster_provider_config(gk: &GroupKind) -> bool {
     match gk.kind.as_str() {
         "ClusterProviderConfig" => true,
-        "ProviderConfig" | "ProviderConfigUsage" => !has_m_segment(&gk.group) && !gk.group.is_empty(),
+        "ProviderConfig" | "ProviderConfigUsage" => {
+            !has_m_segment(&gk.group) && !gk.group.is_empty()
+        }
         _ => false,
     }
 }
@@ -324,37 +354,107 @@ mod tests {
 
     /// (documents, index of the object to classify, namespaced, role)
     const CASES: &[(&str, usize, bool, Role)] = &[
-        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n", 0, true, Role::Plain),
-        ("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n", 0, false, Role::Plain),
-        ("apiVersion: example.com/v1\nkind: Namespace\nmetadata: {name: a}\n", 0, true, Role::Plain),
-        ("apiVersion: apiextensions.crossplane.io/v1\nkind: Composition\nmetadata: {name: a}\n", 0, false, Role::Plain),
-        ("apiVersion: protection.crossplane.io/v1beta1\nkind: Usage\nmetadata: {name: a}\n", 0, true, Role::Plain),
-        ("apiVersion: db.example.org/v1\nkind: PostgreSQLInstance\nspec:\n  writeConnectionSecretToRef: {name: db}\n", 0, true, Role::Claim),
-        ("apiVersion: db.example.org/v1\nkind: XPostgreSQLInstance\nspec:\n  writeConnectionSecretToRef: {name: db, namespace: x}\n", 0, false, Role::Composite),
-        ("apiVersion: db.example.org/v1\nkind: XApp\nspec:\n  crossplane: {compositionRef: {name: c}}\n", 0, true, Role::Composite),
-        ("apiVersion: s3.aws.upbound.io/v1beta1\nkind: Bucket\nspec:\n  forProvider: {region: x}\n", 0, false, Role::Managed),
-        ("apiVersion: s3.aws.m.upbound.io/v1beta1\nkind: Bucket\nspec:\n  forProvider: {region: x}\n", 0, true, Role::Managed),
-        ("apiVersion: aws.upbound.io/v1beta1\nkind: ProviderConfig\nspec: {}\n", 0, false, Role::Plain),
-        ("apiVersion: aws.m.upbound.io/v1beta1\nkind: ProviderConfig\nspec: {}\n", 0, true, Role::Plain),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+            0,
+            true,
+            Role::Plain,
+        ),
+        (
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n",
+            0,
+            false,
+            Role::Plain,
+        ),
+        (
+            "apiVersion: example.com/v1\nkind: Namespace\nmetadata: {name: a}\n",
+            0,
+            true,
+            Role::Plain,
+        ),
+        (
+            "apiVersion: apiextensions.crossplane.io/v1\nkind: Composition\nmetadata: {name: a}\n",
+            0,
+            false,
+            Role::Plain,
+        ),
+        (
+            "apiVersion: protection.crossplane.io/v1beta1\nkind: Usage\nmetadata: {name: a}\n",
+            0,
+            true,
+            Role::Plain,
+        ),
+        (
+            "apiVersion: db.example.org/v1\nkind: PostgreSQLInstance\nspec:\n  writeConnectionSecretToRef: {name: db}\n",
+            0,
+            true,
+            Role::Claim,
+        ),
+        (
+            "apiVersion: db.example.org/v1\nkind: XPostgreSQLInstance\nspec:\n  writeConnectionSecretToRef: {name: db, namespace: x}\n",
+            0,
+            false,
+            Role::Composite,
+        ),
+        (
+            "apiVersion: db.example.org/v1\nkind: XApp\nspec:\n  crossplane: {compositionRef: {name: c}}\n",
+            0,
+            true,
+            Role::Composite,
+        ),
+        (
+            "apiVersion: s3.aws.upbound.io/v1beta1\nkind: Bucket\nspec:\n  forProvider: {region: x}\n",
+            0,
+            false,
+            Role::Managed,
+        ),
+        (
+            "apiVersion: s3.aws.m.upbound.io/v1beta1\nkind: Bucket\nspec:\n  forProvider: {region: x}\n",
+            0,
+            true,
+            Role::Managed,
+        ),
+        (
+            "apiVersion: aws.upbound.io/v1beta1\nkind: ProviderConfig\nspec: {}\n",
+            0,
+            false,
+            Role::Plain,
+        ),
+        (
+            "apiVersion: aws.m.upbound.io/v1beta1\nkind: ProviderConfig\nspec: {}\n",
+            0,
+            true,
+            Role::Plain,
+        ),
         (
             "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nspec:\n  group: ex.com\n  scope: Cluster\n  names: {kind: Thing}\n---\napiVersion: ex.com/v1\nkind: Thing\n",
-            1, false, Role::Plain,
+            1,
+            false,
+            Role::Plain,
         ),
         (
             "apiVersion: apiextensions.crossplane.io/v2\nkind: CompositeResourceDefinition\nspec:\n  group: ex.com\n  names: {kind: App}\n---\napiVersion: ex.com/v1\nkind: App\nspec: {}\n",
-            1, true, Role::Composite,
+            1,
+            true,
+            Role::Composite,
         ),
         (
             "apiVersion: apiextensions.crossplane.io/v2\nkind: CompositeResourceDefinition\nspec:\n  group: ex.com\n  scope: Cluster\n  names: {kind: App}\n---\napiVersion: ex.com/v1\nkind: App\nspec: {}\n",
-            1, false, Role::Composite,
+            1,
+            false,
+            Role::Composite,
         ),
         (
             "apiVersion: apiextensions.crossplane.io/v1\nkind: CompositeResourceDefinition\nspec:\n  group: ex.com\n  names: {kind: XDb}\n  claimNames: {kind: Db}\n---\napiVersion: ex.com/v1\nkind: XDb\nspec: {}\n---\napiVersion: ex.com/v1\nkind: Db\nspec: {}\n",
-            2, true, Role::Claim,
+            2,
+            true,
+            Role::Claim,
         ),
         (
             "apiVersion: apiextensions.crossplane.io/v1\nkind: CompositeResourceDefinition\nspec:\n  group: ex.com\n  names: {kind: XDb}\n  claimNames: {kind: Db}\n---\napiVersion: ex.com/v1\nkind: XDb\nspec: {}\n",
-            1, false, Role::Composite,
+            1,
+            false,
+            Role::Composite,
         ),
     ];
 

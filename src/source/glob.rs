@@ -34,7 +34,11 @@ fn matches(p: &[u8], s: &[u8]) -> bool {
                 let double = p.get(pi + 1) == Some(&b'*');
                 let next = if double { pi + 2 } else { pi + 1 };
                 // `**/` also matches zero folders.
-                let next = if double && p.get(next) == Some(&b'/') { next + 1 } else { next };
+                let next = if double && p.get(next) == Some(&b'/') {
+                    next + 1
+                } else {
+                    next
+                };
                 star = Some((next, si, double));
                 pi = next;
                 continue;

@@ -163,7 +163,9 @@ type Parsed = Result<(Vec<Document>, Vec<ParseWarning>), crate::yaml::parse::Par
 fn parse_all(files: &[SourceFile], limits: &Limits) -> Vec<Parsed> {
     let one = |f: &SourceFile| parse_stream(&f.text, limits).map(|s| (s.docs, s.warnings));
     let total: usize = files.iter().map(|f| f.text.len()).sum();
-    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(8);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(8);
     if threads < 2 || total < (2 << 20) || files.len() < 2 {
         return files.iter().map(one).collect();
     }

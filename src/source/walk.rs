@@ -14,7 +14,12 @@ use crate::error::{Error, Result};
 use crate::source::glob;
 
 /// File names that are never manifests.
-const SKIPPED_NAMES: &[&str] = &[FILE_NAME, "kustomization.yaml", "kustomization.yml", "Kustomization"];
+const SKIPPED_NAMES: &[&str] = &[
+    FILE_NAME,
+    "kustomization.yaml",
+    "kustomization.yml",
+    "Kustomization",
+];
 
 /// One file to read.
 #[derive(Debug, Clone)]
@@ -40,7 +45,9 @@ pub fn walk(root: &Path, excludes: &[String], exclude_base: &str) -> Result<Vec<
         .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'));
     for entry in walker {
         let entry = entry.map_err(|e| Error::Io {
-            path: e.path().map_or_else(|| root.to_path_buf(), Path::to_path_buf),
+            path: e
+                .path()
+                .map_or_else(|| root.to_path_buf(), Path::to_path_buf),
             source: e
                 .into_io_error()
                 .unwrap_or_else(|| std::io::Error::other("cannot walk the directory")),
@@ -70,7 +77,9 @@ pub fn walk(root: &Path, excludes: &[String], exclude_base: &str) -> Result<Vec<
         }
         if name == FILE_NAME && !is_link && entry.depth() > 1 {
             return Err(Error::Refused {
-                loc: crate::model::Loc::file(&std::sync::Arc::from(entry.path().display().to_string())),
+                loc: crate::model::Loc::file(&std::sync::Arc::from(
+                    entry.path().display().to_string(),
+                )),
                 msg: format!(
                     "a {FILE_NAME} below the rendered directory belongs to another app; render that folder on its own"
                 ),

@@ -120,8 +120,12 @@ mod tests {
 
     #[test]
     fn deep_merge_gitops_wins() {
-        let mut spec = doc("compositionSelector:\n  matchLabels: {provider: aws, tier: small}\nparameters: {size: 1}\n");
-        let settings = doc("compositionSelector:\n  matchLabels: {tier: ha}\nparameters: {size: 3, zones: [a, b]}\n");
+        let mut spec = doc(
+            "compositionSelector:\n  matchLabels: {provider: aws, tier: small}\nparameters: {size: 1}\n",
+        );
+        let settings = doc(
+            "compositionSelector:\n  matchLabels: {tier: ha}\nparameters: {size: 3, zones: [a, b]}\n",
+        );
         for (k, v) in settings.as_map().unwrap_or_else(|| panic!()) {
             merge_into(&mut spec, k.scalar_text().unwrap_or_default(), v);
         }

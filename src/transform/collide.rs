@@ -56,8 +56,17 @@ pub fn check(objects: &[Object], plan: &Plan, renames: &RenameMap, ctx: &Ctx) ->
             (Some(ns), None) => Some(ns.clone()),
             (None, None) => producer.current_namespace().map(str::to_string),
         };
-        let what = format!("the {} {:?} that {} produces", p.gk.kind, p.final_name, producer.label());
-        visit((p.gk.clone(), ns, p.final_name.clone()), p.loc.clone(), what)?;
+        let what = format!(
+            "the {} {:?} that {} produces",
+            p.gk.kind,
+            p.final_name,
+            producer.label()
+        );
+        visit(
+            (p.gk.clone(), ns, p.final_name.clone()),
+            p.loc.clone(),
+            what,
+        )?;
     }
     Ok(())
 }

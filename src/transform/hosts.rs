@@ -1,5 +1,5 @@
-//! Step 5, hosts (DESIGN.md §4.5): in a preview, Ingress rule and TLS hosts and Gateway API
-//! hostnames are rewritten with `preview.hosts` (default `{label}-pr-{pr}.{rest}`), so a
+//! Step 5, hosts (DESIGN.md §4.5): in a preview, Ingress rule and TLS hosts, Gateway API
+//! hostnames and cert-manager Certificate DNS names are rewritten with `preview.hosts` (default `{label}-pr-{pr}.{rest}`), so a
 //! preview never takes production's host: `shop.example.com` -> `shop-pr-7.example.com`.
 //!
 //! `{label}` is the host's first DNS label and `{rest}` everything after it; `{pr}`, `{app}`
@@ -17,10 +17,29 @@ const HOST_FIELDS: &[(&str, &str, &[&str])] = &[
     ("networking.k8s.io", "Ingress", &["spec", "tls", "hosts"]),
     ("extensions", "Ingress", &["spec", "rules", "host"]),
     ("extensions", "Ingress", &["spec", "tls", "hosts"]),
-    ("gateway.networking.k8s.io", "Gateway", &["spec", "listeners", "hostname"]),
-    ("gateway.networking.k8s.io", "HTTPRoute", &["spec", "hostnames"]),
-    ("gateway.networking.k8s.io", "GRPCRoute", &["spec", "hostnames"]),
-    ("gateway.networking.k8s.io", "TLSRoute", &["spec", "hostnames"]),
+    (
+        "gateway.networking.k8s.io",
+        "Gateway",
+        &["spec", "listeners", "hostname"],
+    ),
+    (
+        "gateway.networking.k8s.io",
+        "HTTPRoute",
+        &["spec", "hostnames"],
+    ),
+    (
+        "gateway.networking.k8s.io",
+        "GRPCRoute",
+        &["spec", "hostnames"],
+    ),
+    (
+        "gateway.networking.k8s.io",
+        "TLSRoute",
+        &["spec", "hostnames"],
+    ),
+    // A preview's certificate must be for the preview's hosts.
+    ("cert-manager.io", "Certificate", &["spec", "dnsNames"]),
+    ("cert-manager.io", "Certificate", &["spec", "commonName"]),
 ];
 
 pub fn apply(objects: &mut [Object], ctx: &Ctx, warnings: &mut Vec<Warning>) {
@@ -72,7 +91,8 @@ fn already(host: &str, template: &str) -> bool {
         return host == template;
     }
     matches(template.as_bytes(), host.as_bytes())
-        || (!host.contains('.') && matches(template.replace(".{rest}", "").as_bytes(), host.as_bytes()))
+        || (!host.contains('.')
+            && matches(template.replace(".{rest}", "").as_bytes(), host.as_bytes()))
 }
 
 /// Matches `{label}` against one non-empty DNS label and `{rest}` against anything.
@@ -112,7 +132,13 @@ mod tests {
             assert_eq!(rewrite(host, T), want, "{host}");
             assert_eq!(rewrite(&rewrite(host, T), T), want, "idempotent: {host}");
         }
-        assert_eq!(rewrite("shop.example.com", "pr-7.{label}.{rest}"), "pr-7.shop.example.com");
-        assert_eq!(rewrite("pr-7.shop.example.com", "pr-7.{label}.{rest}"), "pr-7.shop.example.com");
+        assert_eq!(
+            rewrite("shop.example.com", "pr-7.{label}.{rest}"),
+            "pr-7.shop.example.com"
+        );
+        assert_eq!(
+            rewrite("pr-7.shop.example.com", "pr-7.{label}.{rest}"),
+            "pr-7.shop.example.com"
+        );
     }
 }

@@ -29,15 +29,60 @@ enum When {
 
 /// (group, kind, path to a template's `metadata`, when)
 const TEMPLATES: &[(&str, &str, &[&str], When)] = &[
-    ("apps", "Deployment", &["spec", "template", "metadata"], When::Always),
-    ("apps", "ReplicaSet", &["spec", "template", "metadata"], When::Always),
-    ("apps", "DaemonSet", &["spec", "template", "metadata"], When::Always),
-    ("apps", "StatefulSet", &["spec", "template", "metadata"], When::Always),
-    ("apps", "StatefulSet", &["spec", "volumeClaimTemplates", "metadata"], When::PreviewOnly),
-    ("", "ReplicationController", &["spec", "template", "metadata"], When::Always),
-    ("batch", "CronJob", &["spec", "jobTemplate", "metadata"], When::Always),
-    ("batch", "CronJob", &["spec", "jobTemplate", "spec", "template", "metadata"], When::Always),
-    ("batch", "Job", &["spec", "template", "metadata"], When::PreviewOnly),
+    (
+        "apps",
+        "Deployment",
+        &["spec", "template", "metadata"],
+        When::Always,
+    ),
+    (
+        "apps",
+        "ReplicaSet",
+        &["spec", "template", "metadata"],
+        When::Always,
+    ),
+    (
+        "apps",
+        "DaemonSet",
+        &["spec", "template", "metadata"],
+        When::Always,
+    ),
+    (
+        "apps",
+        "StatefulSet",
+        &["spec", "template", "metadata"],
+        When::Always,
+    ),
+    (
+        "apps",
+        "StatefulSet",
+        &["spec", "volumeClaimTemplates", "metadata"],
+        When::PreviewOnly,
+    ),
+    (
+        "",
+        "ReplicationController",
+        &["spec", "template", "metadata"],
+        When::Always,
+    ),
+    (
+        "batch",
+        "CronJob",
+        &["spec", "jobTemplate", "metadata"],
+        When::Always,
+    ),
+    (
+        "batch",
+        "CronJob",
+        &["spec", "jobTemplate", "spec", "template", "metadata"],
+        When::Always,
+    ),
+    (
+        "batch",
+        "Job",
+        &["spec", "template", "metadata"],
+        When::PreviewOnly,
+    ),
 ];
 
 /// (group, kind, path to a selector's label map)
@@ -48,8 +93,16 @@ const SELECTORS: &[(&str, &str, &[&str])] = &[
     ("apps", "ReplicaSet", &["spec", "selector", "matchLabels"]),
     ("apps", "DaemonSet", &["spec", "selector", "matchLabels"]),
     ("apps", "StatefulSet", &["spec", "selector", "matchLabels"]),
-    ("policy", "PodDisruptionBudget", &["spec", "selector", "matchLabels"]),
-    ("networking.k8s.io", "NetworkPolicy", &["spec", "podSelector", "matchLabels"]),
+    (
+        "policy",
+        "PodDisruptionBudget",
+        &["spec", "selector", "matchLabels"],
+    ),
+    (
+        "networking.k8s.io",
+        "NetworkPolicy",
+        &["spec", "podSelector", "matchLabels"],
+    ),
 ];
 
 /// NetworkPolicy peers: a `podSelector` without a `namespaceSelector` selects pods in the
@@ -75,7 +128,11 @@ pub fn apply(objects: &mut [Object], plan: &Plan, ctx: &Ctx) {
         .environment
         .as_ref()
         .map_or(&[], |e| e.annotations.as_slice());
-    let pr_label = ctx.identity.pr.as_ref().map(|pr| (ctx.label_key("pr"), pr.clone()));
+    let pr_label = ctx
+        .identity
+        .pr
+        .as_ref()
+        .map(|pr| (ctx.label_key("pr"), pr.clone()));
 
     // Label sets of every pod template (and bare Pod) this render labels, as they will be:
     // a selector is narrowed only if it selects at least one of them.
@@ -89,8 +146,18 @@ pub fn apply(objects: &mut [Object], plan: &Plan, ctx: &Ctx) {
             continue;
         }
         if let Some(meta) = o.node.ensure_map("metadata", &["kind"]) {
-            merge(meta, "labels", &labels, &["namespace", "generateName", "name"]);
-            merge(meta, "annotations", annotations, &["labels", "namespace", "generateName", "name"]);
+            merge(
+                meta,
+                "labels",
+                &labels,
+                &["namespace", "generateName", "name"],
+            );
+            merge(
+                meta,
+                "annotations",
+                annotations,
+                &["labels", "namespace", "generateName", "name"],
+            );
         }
         if o.gk.is("", "Pod") {
             pods.push(label_set(o.node.path(&["metadata", "labels"])));
@@ -100,15 +167,20 @@ pub fn apply(objects: &mut [Object], plan: &Plan, ctx: &Ctx) {
                 continue;
             }
             let is_pod_template = path.last() == Some(&"metadata") && path.contains(&"template");
-            fieldspec::visit_mut(&mut o.node, &path[..path.len() - 1], &|n| n.as_map().is_some(), &mut |t| {
-                if let Some(meta) = t.ensure_map("metadata", &[]) {
-                    merge(meta, "labels", &labels, &[]);
-                    merge(meta, "annotations", annotations, &["labels"]);
-                }
-                if is_pod_template {
-                    pods.push(label_set(t.path(&["metadata", "labels"])));
-                }
-            });
+            fieldspec::visit_mut(
+                &mut o.node,
+                &path[..path.len() - 1],
+                &|n| n.as_map().is_some(),
+                &mut |t| {
+                    if let Some(meta) = t.ensure_map("metadata", &[]) {
+                        merge(meta, "labels", &labels, &[]);
+                        merge(meta, "annotations", annotations, &["labels"]);
+                    }
+                    if is_pod_template {
+                        pods.push(label_set(t.path(&["metadata", "labels"])));
+                    }
+                },
+            );
         }
     }
 

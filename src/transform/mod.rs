@@ -88,7 +88,14 @@ pub fn run(mut input: Input, ctx: &Ctx) -> Result<Output> {
     };
     let renames = names::plan(&input.objects, &plan, ctx, &mut warnings)?;
     names::apply(&mut input.objects, &renames, &plan, ctx);
-    refs::apply(&mut input.objects, &plan, &renames, &scopes, ctx, &mut warnings);
+    refs::apply(
+        &mut input.objects,
+        &plan,
+        &renames,
+        &scopes,
+        ctx,
+        &mut warnings,
+    );
     if ctx.identity.is_preview() {
         hosts::apply(&mut input.objects, ctx, &mut warnings);
     }

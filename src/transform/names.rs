@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 
+use crate::config::RenameMode;
 use crate::diag::Warning;
 use crate::error::Result;
 use crate::model::scope::{Class, Role};
@@ -19,7 +20,6 @@ use crate::model::{GroupKind, Loc, Object, fieldspec};
 use crate::naming::{self, NameRule};
 use crate::transform::policy::Placement;
 use crate::transform::{Ctx, Plan};
-use crate::config::RenameMode;
 use crate::yaml::Node;
 
 /// Old name -> final name, per group and kind.
@@ -79,8 +79,15 @@ pub fn produced_names(
     if class.role != Role::Plain {
         let refs: &[&str] = &["spec", "writeConnectionSecretToRef"];
         fieldspec::visit(&o.node, refs, &mut |r| {
-            if let Some(name) = r.get("name").and_then(Node::as_str).filter(|s| !s.is_empty()) {
-                let ns = r.get("namespace").and_then(Node::as_str).map(str::to_string);
+            if let Some(name) = r
+                .get("name")
+                .and_then(Node::as_str)
+                .filter(|s| !s.is_empty())
+            {
+                let ns = r
+                    .get("namespace")
+                    .and_then(Node::as_str)
+                    .map(str::to_string);
                 let pos = r.get("name").map_or(r.pos, |n| n.pos);
                 out.push((secret.clone(), name.to_string(), ns, Loc::new(&o.file, pos)));
             }
@@ -89,7 +96,10 @@ pub fn produced_names(
     match (o.gk.group.as_str(), o.gk.kind.as_str()) {
         ("cert-manager.io", "Certificate") => at(&["spec", "secretName"], &secret, &mut out),
         ("external-secrets.io", "ExternalSecret") => {
-            let target = o.node.path(&["spec", "target", "name"]).and_then(Node::as_str);
+            let target = o
+                .node
+                .path(&["spec", "target", "name"])
+                .and_then(Node::as_str);
             match target {
                 Some(_) => at(&["spec", "target", "name"], &secret, &mut out),
                 // Without a target name, the Secret is named like the ExternalSecret.
@@ -108,10 +118,7 @@ pub fn produced_names(
         _ => {}
     }
     for r in &ctx.config.references {
-        if r.produces
-            && r.kind == o.gk.kind
-            && r.group.as_ref().is_none_or(|g| *g == o.gk.group)
-        {
+        if r.produces && r.kind == o.gk.kind && r.group.as_ref().is_none_or(|g| *g == o.gk.group) {
             let path: Vec<&str> = r.path.iter().map(String::as_str).collect();
             at(&path, &r.target, &mut out);
         }
@@ -144,7 +151,9 @@ pub fn plan(
     for (i, o) in objects.iter().enumerate() {
         let class = &plan.classes[i];
         let rule = naming::rule_for(&o.gk, class);
-        let renamed = suffix.as_deref().filter(|_| is_renamed(plan, i, ctx.config.preview.rename));
+        let renamed = suffix
+            .as_deref()
+            .filter(|_| is_renamed(plan, i, ctx.config.preview.rename));
         match (&o.name, &o.generate_name, renamed) {
             (Some(name), _, Some(sfx)) => {
                 let new = naming::fit(name, sfx, rule.max());
@@ -156,13 +165,13 @@ pub fn plan(
                 }
                 map.insert(&o.gk, name, new);
             }
-            (Some(name), _, None) => {
-                if !rule.allows(name) && plan.placements[i] != Placement::OtherNamespace {
-                    warnings.push(Warning::at(
-                        o.loc_of(&["metadata", "name"]),
-                        format!("{}: the name is not {}", o.label(), rule.describe()),
-                    ));
-                }
+            (Some(name), _, None)
+                if !rule.allows(name) && plan.placements[i] != Placement::OtherNamespace =>
+            {
+                warnings.push(Warning::at(
+                    o.loc_of(&["metadata", "name"]),
+                    format!("{}: the name is not {}", o.label(), rule.describe()),
+                ));
             }
             _ => {}
         }

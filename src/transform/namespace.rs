@@ -103,7 +103,11 @@ pub fn order(input: Input, plan: &Plan) -> Vec<crate::model::OutDoc> {
         match d {
             Doc::Object(i) if Some(i) == first => front = Some(Doc::Object(i)),
             Doc::Object(i) if plan.placements[i] == Placement::DuplicateNamespace => {}
-            Doc::List { wrapper, file, items } => {
+            Doc::List {
+                wrapper,
+                file,
+                items,
+            } => {
                 // A target Namespace inside a List moves to the front too.
                 let mut rest = Vec::with_capacity(items.len());
                 for i in items {

@@ -117,7 +117,10 @@ pub fn add_no_prune_no_delete(node: &mut Node) {
     let Some(annotations) = meta.ensure_map("annotations", &["labels", "namespace", "name"]) else {
         return;
     };
-    let current = annotations.get(SYNC_OPTIONS).and_then(Node::scalar_text).unwrap_or("");
+    let current = annotations
+        .get(SYNC_OPTIONS)
+        .and_then(Node::scalar_text)
+        .unwrap_or("");
     let value = merge_sync_options(current);
     annotations.set_str(SYNC_OPTIONS, &value, &[]);
 }
@@ -141,8 +144,14 @@ mod tests {
     fn sync_options_merge() {
         for (current, want) in [
             ("", "Prune=false,Delete=false"),
-            ("ServerSideApply=true", "ServerSideApply=true,Prune=false,Delete=false"),
-            ("Prune=confirm, Replace=true", "Replace=true,Prune=false,Delete=false"),
+            (
+                "ServerSideApply=true",
+                "ServerSideApply=true,Prune=false,Delete=false",
+            ),
+            (
+                "Prune=confirm, Replace=true",
+                "Replace=true,Prune=false,Delete=false",
+            ),
             ("Prune=false,Delete=false", "Prune=false,Delete=false"),
         ] {
             assert_eq!(merge_sync_options(current), want, "{current}");

@@ -107,10 +107,22 @@ fn build_table() -> Vec<RefField> {
     let pod_roots: &[(&str, &[&str], &[&str])] = &[
         ("", &["Pod"], &["spec"]),
         ("", &["PodTemplate"], &["template", "spec"]),
-        ("", &["ReplicationController"], &["spec", "template", "spec"]),
-        ("apps", &["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet"], &["spec", "template", "spec"]),
+        (
+            "",
+            &["ReplicationController"],
+            &["spec", "template", "spec"],
+        ),
+        (
+            "apps",
+            &["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet"],
+            &["spec", "template", "spec"],
+        ),
         ("batch", &["Job"], &["spec", "template", "spec"]),
-        ("batch", &["CronJob"], &["spec", "jobTemplate", "spec", "template", "spec"]),
+        (
+            "batch",
+            &["CronJob"],
+            &["spec", "jobTemplate", "spec", "template", "spec"],
+        ),
         ("argoproj.io", &["Rollout"], &["spec", "template", "spec"]),
     ];
     let containers = ["containers", "initContainers", "ephemeralContainers"];
@@ -120,37 +132,100 @@ fn build_table() -> Vec<RefField> {
             add(Some(group), kinds, &path, target);
         };
         pod(&["volumes", "configMap", "name"], name("", "ConfigMap"));
-        pod(&["volumes", "projected", "sources", "configMap", "name"], name("", "ConfigMap"));
+        pod(
+            &["volumes", "projected", "sources", "configMap", "name"],
+            name("", "ConfigMap"),
+        );
         pod(&["volumes", "secret", "secretName"], name("", "Secret"));
-        pod(&["volumes", "projected", "sources", "secret", "name"], name("", "Secret"));
-        pod(&["volumes", "persistentVolumeClaim", "claimName"], name("", "PersistentVolumeClaim"));
-        pod(&["volumes", "csi", "nodePublishSecretRef", "name"], name("", "Secret"));
+        pod(
+            &["volumes", "projected", "sources", "secret", "name"],
+            name("", "Secret"),
+        );
+        pod(
+            &["volumes", "persistentVolumeClaim", "claimName"],
+            name("", "PersistentVolumeClaim"),
+        );
+        pod(
+            &["volumes", "csi", "nodePublishSecretRef", "name"],
+            name("", "Secret"),
+        );
         pod(&["volumes", "azureFile", "secretName"], name("", "Secret"));
-        for v in ["cephfs", "cinder", "flexVolume", "iscsi", "rbd", "scaleIO", "storageos"] {
+        for v in [
+            "cephfs",
+            "cinder",
+            "flexVolume",
+            "iscsi",
+            "rbd",
+            "scaleIO",
+            "storageos",
+        ] {
             pod(&["volumes", v, "secretRef", "name"], name("", "Secret"));
         }
         for c in containers {
-            pod(&[c, "env", "valueFrom", "configMapKeyRef", "name"], name("", "ConfigMap"));
-            pod(&[c, "env", "valueFrom", "secretKeyRef", "name"], name("", "Secret"));
-            pod(&[c, "envFrom", "configMapRef", "name"], name("", "ConfigMap"));
+            pod(
+                &[c, "env", "valueFrom", "configMapKeyRef", "name"],
+                name("", "ConfigMap"),
+            );
+            pod(
+                &[c, "env", "valueFrom", "secretKeyRef", "name"],
+                name("", "Secret"),
+            );
+            pod(
+                &[c, "envFrom", "configMapRef", "name"],
+                name("", "ConfigMap"),
+            );
             pod(&[c, "envFrom", "secretRef", "name"], name("", "Secret"));
         }
         pod(&["imagePullSecrets", "name"], name("", "Secret"));
         pod(&["serviceAccountName"], name("", "ServiceAccount"));
         pod(&["serviceAccount"], name("", "ServiceAccount"));
         pod(&["subdomain"], name("", "Service"));
-        pod(&["priorityClassName"], name("scheduling.k8s.io", "PriorityClass"));
+        pod(
+            &["priorityClassName"],
+            name("scheduling.k8s.io", "PriorityClass"),
+        );
         pod(&["runtimeClassName"], name("node.k8s.io", "RuntimeClass"));
-        pod(&["resourceClaims", "resourceClaimName"], name("resource.k8s.io", "ResourceClaim"));
-        pod(&["resourceClaims", "resourceClaimTemplateName"], name("resource.k8s.io", "ResourceClaimTemplate"));
+        pod(
+            &["resourceClaims", "resourceClaimName"],
+            name("resource.k8s.io", "ResourceClaim"),
+        );
+        pod(
+            &["resourceClaims", "resourceClaimTemplateName"],
+            name("resource.k8s.io", "ResourceClaimTemplate"),
+        );
     }
 
     // Workloads and storage.
-    add(Some("apps"), &["StatefulSet"], &["spec", "serviceName"], name("", "Service"));
-    add(Some("apps"), &["StatefulSet"], &["spec", "volumeClaimTemplates", "spec", "storageClassName"], name("storage.k8s.io", "StorageClass"));
-    add(Some(""), &["PersistentVolumeClaim"], &["spec", "volumeName"], name("", "PersistentVolume"));
-    add(Some(""), &["PersistentVolumeClaim", "PersistentVolume"], &["spec", "storageClassName"], name("storage.k8s.io", "StorageClass"));
-    add(Some(""), &["PersistentVolumeClaim"], &["spec", "volumeAttributesClassName"], name("storage.k8s.io", "VolumeAttributesClass"));
+    add(
+        Some("apps"),
+        &["StatefulSet"],
+        &["spec", "serviceName"],
+        name("", "Service"),
+    );
+    add(
+        Some("apps"),
+        &["StatefulSet"],
+        &["spec", "volumeClaimTemplates", "spec", "storageClassName"],
+        name("storage.k8s.io", "StorageClass"),
+    );
+    add(
+        Some(""),
+        &["PersistentVolumeClaim"],
+        &["spec", "volumeName"],
+        name("", "PersistentVolume"),
+    );
+    add(
+        Some(""),
+        &["PersistentVolumeClaim", "PersistentVolume"],
+        &["spec", "storageClassName"],
+        name("storage.k8s.io", "StorageClass"),
+    );
+    add(
+        Some(""),
+        &["PersistentVolumeClaim"],
+        &["spec", "volumeAttributesClassName"],
+        name("storage.k8s.io", "VolumeAttributesClass"),
+    );
     let data_source = Target::Typed(Typed {
         default_kind: None,
         default_group: Some(""),
@@ -160,20 +235,50 @@ fn build_table() -> Vec<RefField> {
         ns_required: false,
         kinds: &[],
     });
-    add(Some(""), &["PersistentVolumeClaim"], &["spec", "dataSource"], data_source.clone());
-    add(Some(""), &["PersistentVolumeClaim"], &["spec", "dataSourceRef"], data_source);
-    add(Some(""), &["PersistentVolume"], &["spec", "claimRef"], Target::Typed(Typed {
-        default_kind: Some("PersistentVolumeClaim"),
-        default_group: Some(""),
-        kind_key: Some("kind"),
-        group_keys: API_VERSION,
-        ns_key: Some("namespace"),
-        ns_required: false,
-        kinds: &[],
-    }));
-    add(Some(""), &["PersistentVolume"], &["spec", "azureFile", "secretName"], name("", "Secret"));
-    add(Some("snapshot.storage.k8s.io"), &["VolumeSnapshot"], &["spec", "source", "persistentVolumeClaimName"], name("", "PersistentVolumeClaim"));
-    add(Some("snapshot.storage.k8s.io"), &["VolumeSnapshot"], &["spec", "volumeSnapshotClassName"], name("snapshot.storage.k8s.io", "VolumeSnapshotClass"));
+    add(
+        Some(""),
+        &["PersistentVolumeClaim"],
+        &["spec", "dataSource"],
+        data_source.clone(),
+    );
+    add(
+        Some(""),
+        &["PersistentVolumeClaim"],
+        &["spec", "dataSourceRef"],
+        data_source,
+    );
+    add(
+        Some(""),
+        &["PersistentVolume"],
+        &["spec", "claimRef"],
+        Target::Typed(Typed {
+            default_kind: Some("PersistentVolumeClaim"),
+            default_group: Some(""),
+            kind_key: Some("kind"),
+            group_keys: API_VERSION,
+            ns_key: Some("namespace"),
+            ns_required: false,
+            kinds: &[],
+        }),
+    );
+    add(
+        Some(""),
+        &["PersistentVolume"],
+        &["spec", "azureFile", "secretName"],
+        name("", "Secret"),
+    );
+    add(
+        Some("snapshot.storage.k8s.io"),
+        &["VolumeSnapshot"],
+        &["spec", "source", "persistentVolumeClaimName"],
+        name("", "PersistentVolumeClaim"),
+    );
+    add(
+        Some("snapshot.storage.k8s.io"),
+        &["VolumeSnapshot"],
+        &["spec", "volumeSnapshotClassName"],
+        name("snapshot.storage.k8s.io", "VolumeSnapshotClass"),
+    );
 
     // Scaling: HPA, VPA, KEDA.
     let scale_target = Target::Typed(Typed {
@@ -185,26 +290,68 @@ fn build_table() -> Vec<RefField> {
         ns_required: false,
         kinds: &[],
     });
-    add(Some("autoscaling"), &["HorizontalPodAutoscaler"], &["spec", "scaleTargetRef"], scale_target);
-    add(Some("keda.sh"), &["ScaledObject"], &["spec", "scaleTargetRef"], Target::Typed(Typed {
-        default_kind: Some("Deployment"),
-        default_group: Some("apps"),
-        kind_key: Some("kind"),
-        group_keys: API_VERSION,
-        ns_key: None,
-        ns_required: false,
-        kinds: &[],
-    }));
+    add(
+        Some("autoscaling"),
+        &["HorizontalPodAutoscaler"],
+        &["spec", "scaleTargetRef"],
+        scale_target,
+    );
+    add(
+        Some("keda.sh"),
+        &["ScaledObject"],
+        &["spec", "scaleTargetRef"],
+        Target::Typed(Typed {
+            default_kind: Some("Deployment"),
+            default_group: Some("apps"),
+            kind_key: Some("kind"),
+            group_keys: API_VERSION,
+            ns_key: None,
+            ns_required: false,
+            kinds: &[],
+        }),
+    );
 
     // Networking: Service backends, TLS secrets, classes.
     for group in ["networking.k8s.io", "extensions"] {
         let g = Some(group);
-        add(g, &["Ingress"], &["spec", "rules", "http", "paths", "backend", "service", "name"], name("", "Service"));
-        add(g, &["Ingress"], &["spec", "defaultBackend", "service", "name"], name("", "Service"));
-        add(g, &["Ingress"], &["spec", "rules", "http", "paths", "backend", "serviceName"], name("", "Service"));
-        add(g, &["Ingress"], &["spec", "backend", "serviceName"], name("", "Service"));
-        add(g, &["Ingress"], &["spec", "tls", "secretName"], name("", "Secret"));
-        add(g, &["Ingress"], &["spec", "ingressClassName"], name("networking.k8s.io", "IngressClass"));
+        add(
+            g,
+            &["Ingress"],
+            &[
+                "spec", "rules", "http", "paths", "backend", "service", "name",
+            ],
+            name("", "Service"),
+        );
+        add(
+            g,
+            &["Ingress"],
+            &["spec", "defaultBackend", "service", "name"],
+            name("", "Service"),
+        );
+        add(
+            g,
+            &["Ingress"],
+            &["spec", "rules", "http", "paths", "backend", "serviceName"],
+            name("", "Service"),
+        );
+        add(
+            g,
+            &["Ingress"],
+            &["spec", "backend", "serviceName"],
+            name("", "Service"),
+        );
+        add(
+            g,
+            &["Ingress"],
+            &["spec", "tls", "secretName"],
+            name("", "Secret"),
+        );
+        add(
+            g,
+            &["Ingress"],
+            &["spec", "ingressClassName"],
+            name("networking.k8s.io", "IngressClass"),
+        );
         let resource = Target::Typed(Typed {
             default_kind: None,
             default_group: Some(""),
@@ -214,40 +361,84 @@ fn build_table() -> Vec<RefField> {
             ns_required: false,
             kinds: &[],
         });
-        add(g, &["Ingress"], &["spec", "defaultBackend", "resource"], resource.clone());
-        add(g, &["Ingress"], &["spec", "rules", "http", "paths", "backend", "resource"], resource);
+        add(
+            g,
+            &["Ingress"],
+            &["spec", "defaultBackend", "resource"],
+            resource.clone(),
+        );
+        add(
+            g,
+            &["Ingress"],
+            &["spec", "rules", "http", "paths", "backend", "resource"],
+            resource,
+        );
         for a in [
             "nginx.ingress.kubernetes.io/auth-secret",
             "nginx.ingress.kubernetes.io/auth-tls-secret",
             "nginx.ingress.kubernetes.io/proxy-ssl-secret",
             "ingress.kubernetes.io/auth-secret",
         ] {
-            add(g, &["Ingress"], &["metadata", "annotations", a], name("", "Secret"));
+            add(
+                g,
+                &["Ingress"],
+                &["metadata", "annotations", a],
+                name("", "Secret"),
+            );
         }
-        add(g, &["Ingress"], &["metadata", "annotations", "nginx.ingress.kubernetes.io/fastcgi-params-configmap"], name("", "ConfigMap"));
+        add(
+            g,
+            &["Ingress"],
+            &[
+                "metadata",
+                "annotations",
+                "nginx.ingress.kubernetes.io/fastcgi-params-configmap",
+            ],
+            name("", "ConfigMap"),
+        );
     }
 
     // RBAC.
-    add(Some("rbac.authorization.k8s.io"), &["RoleBinding", "ClusterRoleBinding"], &["roleRef"], Target::Typed(Typed {
-        default_kind: None,
-        default_group: Some("rbac.authorization.k8s.io"),
-        kind_key: Some("kind"),
-        group_keys: API_GROUP,
-        ns_key: None,
-        ns_required: false,
-        kinds: &["Role", "ClusterRole"],
-    }));
-    add(Some("rbac.authorization.k8s.io"), &["RoleBinding", "ClusterRoleBinding"], &["subjects"], Target::Typed(Typed {
-        default_kind: None,
-        default_group: Some(""),
-        kind_key: Some("kind"),
-        group_keys: API_GROUP,
-        ns_key: Some("namespace"),
-        ns_required: true,
-        kinds: &["ServiceAccount"],
-    }));
-    add(Some(""), &["ServiceAccount"], &["imagePullSecrets", "name"], name("", "Secret"));
-    add(Some(""), &["ServiceAccount"], &["secrets", "name"], name("", "Secret"));
+    add(
+        Some("rbac.authorization.k8s.io"),
+        &["RoleBinding", "ClusterRoleBinding"],
+        &["roleRef"],
+        Target::Typed(Typed {
+            default_kind: None,
+            default_group: Some("rbac.authorization.k8s.io"),
+            kind_key: Some("kind"),
+            group_keys: API_GROUP,
+            ns_key: None,
+            ns_required: false,
+            kinds: &["Role", "ClusterRole"],
+        }),
+    );
+    add(
+        Some("rbac.authorization.k8s.io"),
+        &["RoleBinding", "ClusterRoleBinding"],
+        &["subjects"],
+        Target::Typed(Typed {
+            default_kind: None,
+            default_group: Some(""),
+            kind_key: Some("kind"),
+            group_keys: API_GROUP,
+            ns_key: Some("namespace"),
+            ns_required: true,
+            kinds: &["ServiceAccount"],
+        }),
+    );
+    add(
+        Some(""),
+        &["ServiceAccount"],
+        &["imagePullSecrets", "name"],
+        name("", "Secret"),
+    );
+    add(
+        Some(""),
+        &["ServiceAccount"],
+        &["secrets", "name"],
+        name("", "Secret"),
+    );
 
     // Services behind API machinery.
     let service = Target::Typed(Typed {
@@ -259,12 +450,45 @@ fn build_table() -> Vec<RefField> {
         ns_required: true,
         kinds: &[],
     });
-    add(Some("admissionregistration.k8s.io"), &["ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"], &["webhooks", "clientConfig", "service"], service.clone());
-    add(Some("apiregistration.k8s.io"), &["APIService"], &["spec", "service"], service.clone());
-    add(Some("apiextensions.k8s.io"), &["CustomResourceDefinition"], &["spec", "conversion", "webhook", "clientConfig", "service"], service.clone());
-    add(Some("apiextensions.k8s.io"), &["CustomResourceDefinition"], &["spec", "conversion", "webhookClientConfig", "service"], service);
-    add(Some("admissionregistration.k8s.io"), &["ValidatingAdmissionPolicyBinding"], &["spec", "policyName"], name("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"));
-    add(Some("admissionregistration.k8s.io"), &["MutatingAdmissionPolicyBinding"], &["spec", "policyName"], name("admissionregistration.k8s.io", "MutatingAdmissionPolicy"));
+    add(
+        Some("admissionregistration.k8s.io"),
+        &[
+            "ValidatingWebhookConfiguration",
+            "MutatingWebhookConfiguration",
+        ],
+        &["webhooks", "clientConfig", "service"],
+        service.clone(),
+    );
+    add(
+        Some("apiregistration.k8s.io"),
+        &["APIService"],
+        &["spec", "service"],
+        service.clone(),
+    );
+    add(
+        Some("apiextensions.k8s.io"),
+        &["CustomResourceDefinition"],
+        &["spec", "conversion", "webhook", "clientConfig", "service"],
+        service.clone(),
+    );
+    add(
+        Some("apiextensions.k8s.io"),
+        &["CustomResourceDefinition"],
+        &["spec", "conversion", "webhookClientConfig", "service"],
+        service,
+    );
+    add(
+        Some("admissionregistration.k8s.io"),
+        &["ValidatingAdmissionPolicyBinding"],
+        &["spec", "policyName"],
+        name("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+    );
+    add(
+        Some("admissionregistration.k8s.io"),
+        &["MutatingAdmissionPolicyBinding"],
+        &["spec", "policyName"],
+        name("admissionregistration.k8s.io", "MutatingAdmissionPolicy"),
+    );
 
     // Gateway API.
     let gw = Some("gateway.networking.k8s.io");
@@ -290,9 +514,31 @@ fn build_table() -> Vec<RefField> {
         })
     };
     add(gw, &routes, &["spec", "parentRefs"], parent);
-    add(gw, &routes, &["spec", "rules", "backendRefs"], backend("Service"));
-    add(gw, &routes, &["spec", "rules", "filters", "requestMirror", "backendRef"], backend("Service"));
-    add(gw, &routes, &["spec", "rules", "backendRefs", "filters", "requestMirror", "backendRef"], backend("Service"));
+    add(
+        gw,
+        &routes,
+        &["spec", "rules", "backendRefs"],
+        backend("Service"),
+    );
+    add(
+        gw,
+        &routes,
+        &["spec", "rules", "filters", "requestMirror", "backendRef"],
+        backend("Service"),
+    );
+    add(
+        gw,
+        &routes,
+        &[
+            "spec",
+            "rules",
+            "backendRefs",
+            "filters",
+            "requestMirror",
+            "backendRef",
+        ],
+        backend("Service"),
+    );
     let extension = Target::Typed(Typed {
         default_kind: None,
         default_group: Some(""),
@@ -302,11 +548,36 @@ fn build_table() -> Vec<RefField> {
         ns_required: false,
         kinds: &[],
     });
-    add(gw, &routes, &["spec", "rules", "filters", "extensionRef"], extension.clone());
-    add(gw, &["Gateway"], &["spec", "gatewayClassName"], name("gateway.networking.k8s.io", "GatewayClass"));
-    add(gw, &["Gateway"], &["spec", "listeners", "tls", "certificateRefs"], backend("Secret"));
-    add(gw, &["Gateway"], &["spec", "infrastructure", "parametersRef"], extension.clone());
-    add(gw, &["BackendTLSPolicy"], &["spec", "validation", "caCertificateRefs"], backend("ConfigMap"));
+    add(
+        gw,
+        &routes,
+        &["spec", "rules", "filters", "extensionRef"],
+        extension.clone(),
+    );
+    add(
+        gw,
+        &["Gateway"],
+        &["spec", "gatewayClassName"],
+        name("gateway.networking.k8s.io", "GatewayClass"),
+    );
+    add(
+        gw,
+        &["Gateway"],
+        &["spec", "listeners", "tls", "certificateRefs"],
+        backend("Secret"),
+    );
+    add(
+        gw,
+        &["Gateway"],
+        &["spec", "infrastructure", "parametersRef"],
+        extension.clone(),
+    );
+    add(
+        gw,
+        &["BackendTLSPolicy"],
+        &["spec", "validation", "caCertificateRefs"],
+        backend("ConfigMap"),
+    );
     // Policy attachment (Gateway API, Envoy Gateway, Istio, Kuadrant, ...) and the
     // VerticalPodAutoscaler: `targetRef(s)` with kind, name and a group (or apiVersion), on
     // any kind.
@@ -323,42 +594,92 @@ fn build_table() -> Vec<RefField> {
     add(None, &[], &["spec", "targetRefs"], target_ref);
 
     // Crossplane: connection secrets (claims and v1 XRs), composition refs, provider configs.
-    add(None, &[], &["spec", "writeConnectionSecretToRef", "name"], name("", "Secret"));
-    add(None, &[], &["spec", "compositionRef", "name"], name("apiextensions.crossplane.io", "Composition"));
-    add(None, &[], &["spec", "crossplane", "compositionRef", "name"], name("apiextensions.crossplane.io", "Composition"));
-    add(None, &[], &["spec", "compositionRevisionRef", "name"], name("apiextensions.crossplane.io", "CompositionRevision"));
-    add(None, &[], &["spec", "crossplane", "compositionRevisionRef", "name"], name("apiextensions.crossplane.io", "CompositionRevision"));
-    add(None, &[], &["spec", "providerConfigRef"], Target::Typed(Typed {
-        default_kind: Some("ProviderConfig"),
-        default_group: None,
-        kind_key: Some("kind"),
-        group_keys: NO_GROUP,
-        ns_key: None,
-        ns_required: false,
-        kinds: &[],
-    }));
+    add(
+        None,
+        &[],
+        &["spec", "writeConnectionSecretToRef", "name"],
+        name("", "Secret"),
+    );
+    add(
+        None,
+        &[],
+        &["spec", "compositionRef", "name"],
+        name("apiextensions.crossplane.io", "Composition"),
+    );
+    add(
+        None,
+        &[],
+        &["spec", "crossplane", "compositionRef", "name"],
+        name("apiextensions.crossplane.io", "Composition"),
+    );
+    add(
+        None,
+        &[],
+        &["spec", "compositionRevisionRef", "name"],
+        name("apiextensions.crossplane.io", "CompositionRevision"),
+    );
+    add(
+        None,
+        &[],
+        &["spec", "crossplane", "compositionRevisionRef", "name"],
+        name("apiextensions.crossplane.io", "CompositionRevision"),
+    );
+    add(
+        None,
+        &[],
+        &["spec", "providerConfigRef"],
+        Target::Typed(Typed {
+            default_kind: Some("ProviderConfig"),
+            default_group: None,
+            kind_key: Some("kind"),
+            group_keys: NO_GROUP,
+            ns_key: None,
+            ns_required: false,
+            kinds: &[],
+        }),
+    );
 
     // cert-manager and External Secrets.
-    add(Some("cert-manager.io"), &["Certificate"], &["spec", "secretName"], name("", "Secret"));
-    add(Some("cert-manager.io"), &["Certificate"], &["spec", "issuerRef"], Target::Typed(Typed {
-        default_kind: Some("Issuer"),
-        default_group: Some("cert-manager.io"),
-        kind_key: Some("kind"),
-        group_keys: GROUP,
-        ns_key: None,
-        ns_required: false,
-        kinds: &[],
-    }));
-    add(Some("external-secrets.io"), &["ExternalSecret"], &["spec", "target", "name"], name("", "Secret"));
-    add(Some("external-secrets.io"), &["ExternalSecret"], &["spec", "secretStoreRef"], Target::Typed(Typed {
-        default_kind: Some("SecretStore"),
-        default_group: Some("external-secrets.io"),
-        kind_key: Some("kind"),
-        group_keys: NO_GROUP,
-        ns_key: None,
-        ns_required: false,
-        kinds: &[],
-    }));
+    add(
+        Some("cert-manager.io"),
+        &["Certificate"],
+        &["spec", "secretName"],
+        name("", "Secret"),
+    );
+    add(
+        Some("cert-manager.io"),
+        &["Certificate"],
+        &["spec", "issuerRef"],
+        Target::Typed(Typed {
+            default_kind: Some("Issuer"),
+            default_group: Some("cert-manager.io"),
+            kind_key: Some("kind"),
+            group_keys: GROUP,
+            ns_key: None,
+            ns_required: false,
+            kinds: &[],
+        }),
+    );
+    add(
+        Some("external-secrets.io"),
+        &["ExternalSecret"],
+        &["spec", "target", "name"],
+        name("", "Secret"),
+    );
+    add(
+        Some("external-secrets.io"),
+        &["ExternalSecret"],
+        &["spec", "secretStoreRef"],
+        Target::Typed(Typed {
+            default_kind: Some("SecretStore"),
+            default_group: Some("external-secrets.io"),
+            kind_key: Some("kind"),
+            group_keys: NO_GROUP,
+            ns_key: None,
+            ns_required: false,
+            kinds: &[],
+        }),
+    );
 
     t
 }
@@ -385,19 +706,28 @@ impl Known {
         let mut k = Known::default();
         for (i, o) in objects.iter().enumerate() {
             if let Some(name) = &o.name {
-                k.add(Candidate {
-                    gk: o.gk.clone(),
-                    namespace: o.namespace.clone(),
-                    namespaced: plan.placements[i] == Placement::Namespaced,
-                }, name);
+                k.add(
+                    Candidate {
+                        gk: o.gk.clone(),
+                        namespace: o.namespace.clone(),
+                        namespaced: plan.placements[i] == Placement::Namespaced,
+                    },
+                    name,
+                );
             }
         }
         for p in &renames.produced {
-            k.add(Candidate {
-                gk: p.gk.clone(),
-                namespace: p.namespace.clone().or_else(|| objects[p.producer].namespace.clone()),
-                namespaced: true,
-            }, &p.name);
+            k.add(
+                Candidate {
+                    gk: p.gk.clone(),
+                    namespace: p
+                        .namespace
+                        .clone()
+                        .or_else(|| objects[p.producer].namespace.clone()),
+                    namespaced: true,
+                },
+                &p.name,
+            );
         }
         k
     }
@@ -477,7 +807,9 @@ pub fn apply(
             let path: Vec<&str> = f.path.iter().map(String::as_str).collect();
             r.rewrite(o, &path, &f.target, warnings);
         }
-        if o.gk.group == "rbac.authorization.k8s.io" && matches!(o.gk.kind.as_str(), "Role" | "ClusterRole") {
+        if o.gk.group == "rbac.authorization.k8s.io"
+            && matches!(o.gk.kind.as_str(), "Role" | "ClusterRole")
+        {
             rewrite_resource_names(o, renames);
         }
     }
@@ -508,7 +840,10 @@ impl Rewriter<'_> {
                 if self.renames.is_empty() {
                     return;
                 }
-                let wants = |n: &Node| n.as_str().is_some_and(|v| self.renames.get(gk, v).is_some());
+                let wants = |n: &Node| {
+                    n.as_str()
+                        .is_some_and(|v| self.renames.get(gk, v).is_some())
+                };
                 fieldspec::visit_mut(&mut o.node, path, &wants, &mut |n| {
                     if let Some(new) = n.as_str().and_then(|v| self.renames.get(gk, v)) {
                         let new = new.to_string();
@@ -560,7 +895,13 @@ impl Rewriter<'_> {
     }
 
     /// The input object (or produced name) a typed reference designates.
-    fn find(&self, gk: Option<&GroupKind>, t: &Typed, name: &str, ns: Option<&str>) -> Option<&Candidate> {
+    fn find(
+        &self,
+        gk: Option<&GroupKind>,
+        t: &Typed,
+        name: &str,
+        ns: Option<&str>,
+    ) -> Option<&Candidate> {
         let candidates = match gk {
             Some(gk) => self.known.by_name.get(gk)?.get(name)?,
             None => self.known.by_kind.get(t.default_kind?)?.get(name)?,
@@ -610,7 +951,10 @@ impl Rewriter<'_> {
 }
 
 /// Reads a typed reference: (group and kind if known, name, namespace).
-fn typed_parts<'n>(t: &Typed, n: &'n Node) -> Option<(Option<GroupKind>, &'n str, Option<&'n str>)> {
+fn typed_parts<'n>(
+    t: &Typed,
+    n: &'n Node,
+) -> Option<(Option<GroupKind>, &'n str, Option<&'n str>)> {
     let name = n.get("name").and_then(Node::as_str)?;
     let kind = t
         .kind_key

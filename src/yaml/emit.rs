@@ -210,12 +210,14 @@ fn repr(s: &Scalar) -> Repr<'_> {
                 Repr::Inline(Owned(double_quoted(&s.value)))
             }
         }
-        Style::Literal => literal(&s.value)
-            .unwrap_or_else(|| Repr::Inline(Owned(double_quoted(&s.value)))),
+        Style::Literal => {
+            literal(&s.value).unwrap_or_else(|| Repr::Inline(Owned(double_quoted(&s.value))))
+        }
         Style::Folded => match &s.raw {
             Some(raw) => folded(raw, &s.value),
-            None => literal(&s.value)
-                .unwrap_or_else(|| Repr::Inline(Owned(double_quoted(&s.value)))),
+            None => {
+                literal(&s.value).unwrap_or_else(|| Repr::Inline(Owned(double_quoted(&s.value))))
+            }
         },
         Style::Auto => {
             if plain_is_safe(&s.value) {
@@ -258,9 +260,7 @@ fn literal(value: &str) -> Option<Repr<'_>> {
     if body.is_empty() {
         lines.clear();
     }
-    for _ in 1..trailing {
-        lines.push("");
-    }
+    lines.extend(std::iter::repeat_n("", trailing.saturating_sub(1)));
     Some(Repr::Block {
         header: format!("|{indicator}{chomping}"),
         lines,
@@ -272,9 +272,7 @@ fn literal(value: &str) -> Option<Repr<'_>> {
 fn folded<'s>(raw: &'s str, value: &str) -> Repr<'s> {
     let (_, chomping, trailing) = chomp(value);
     let mut lines: Vec<&str> = raw.split('\n').collect();
-    for _ in 1..trailing {
-        lines.push("");
-    }
+    lines.extend(std::iter::repeat_n("", trailing.saturating_sub(1)));
     Repr::Block {
         header: format!(">{chomping}"),
         lines,
@@ -309,12 +307,11 @@ pub(crate) fn folded_value(body: &str, value: &str) -> Option<String> {
 /// Characters that YAML allows unescaped in quoted and block scalars, minus the ones that
 /// YAML 1.1 readers treat as line breaks (NEL, U+2028, U+2029) and the BOM.
 fn is_printable(s: &str) -> bool {
-    s.chars().all(|c| match c {
-        '\t' | '\n' => true,
-        '\u{20}'..='\u{7e}' => true,
-        '\u{a0}'..='\u{2027}' | '\u{202a}'..='\u{d7ff}' | '\u{e000}'..='\u{fefe}' => true,
-        '\u{ff00}'..='\u{fffd}' | '\u{10000}'..='\u{10ffff}' => true,
-        _ => false,
+    s.chars().all(|c| {
+        matches!(c,
+            '\t' | '\n' | '\u{20}'..='\u{7e}'
+            | '\u{a0}'..='\u{2027}' | '\u{202a}'..='\u{d7ff}' | '\u{e000}'..='\u{fefe}'
+            | '\u{ff00}'..='\u{fffd}' | '\u{10000}'..='\u{10ffff}')
     })
 }
 
@@ -384,8 +381,7 @@ mod tests {
     use crate::yaml::parse::{Limits, parse_stream};
 
     fn roundtrip(src: &str) -> String {
-        let s = parse_stream(src, &Limits::default())
-            .unwrap_or_else(|e| panic!("{e}: {src}"));
+        let s = parse_stream(src, &Limits::default()).unwrap_or_else(|e| panic!("{e}: {src}"));
         emit_stream(s.docs.iter().map(|d| &d.root))
     }
 
@@ -394,20 +390,35 @@ mod tests {
         ("a: 1\nb: x\n", "a: 1\nb: x\n"),
         ("a: [1, 2]\nb: {c: d}\n", "a:\n- 1\n- 2\nb:\n  c: d\n"),
         ("a: []\nb: {}\nc:\n", "a: []\nb: {}\nc:\n"),
-        ("- a: 1\n  b: 2\n- - x\n  - y\n", "- a: 1\n  b: 2\n- - x\n  - y\n"),
-        ("k: 'it''s'\nd: \"\\u00e9\\t\"\n", "k: 'it''s'\nd: \"\\u00e9\\t\"\n"),
+        (
+            "- a: 1\n  b: 2\n- - x\n  - y\n",
+            "- a: 1\n  b: 2\n- - x\n  - y\n",
+        ),
+        (
+            "k: 'it''s'\nd: \"\\u00e9\\t\"\n",
+            "k: 'it''s'\nd: \"\\u00e9\\t\"\n",
+        ),
         ("k: |\n  a\n   b\n", "k: |\n  a\n   b\n"),
         ("k: |-\n  a\n", "k: |-\n  a\n"),
         ("k: |+\n  a\n\n\nn: 1\n", "k: |+\n  a\n\n\nn: 1\n"),
         ("k: |2\n    a\n  b\n", "k: |2\n    a\n  b\n"),
-        ("k: >-\n  folded\n  text\n\n  para\n", "k: >-\n  folded\n  text\n\n  para\n"),
+        (
+            "k: >-\n  folded\n  text\n\n  para\n",
+            "k: >-\n  folded\n  text\n\n  para\n",
+        ),
         ("k: multi\n  line plain\n", "k: multi line plain\n"),
         ("k: \"multi\n  line\"\n", "k: \"multi line\"\n"),
         ("k: !!str 12\n", "k: !!str 12\n"),
         ("? [a, b]\n: c\n", "? - a\n  - b\n: c\n"),
-        ("base: &b {x: 1}\nm:\n  <<: *b\n  y: 2\n", "base:\n  x: 1\nm:\n  <<:\n    x: 1\n  y: 2\n"),
+        (
+            "base: &b {x: 1}\nm:\n  <<: *b\n  y: 2\n",
+            "base:\n  x: 1\nm:\n  <<:\n    x: 1\n  y: 2\n",
+        ),
         ("\"on\": 'yes'\n", "\"on\": 'yes'\n"),
-        ("k: \"\\x07 \\u0085 \\u2028\"\n", "k: \"\\x07 \\u0085 \\u2028\"\n"),
+        (
+            "k: \"\\x07 \\u0085 \\u2028\"\n",
+            "k: \"\\x07 \\u0085 \\u2028\"\n",
+        ),
     ];
 
     #[test]
@@ -428,13 +439,51 @@ mod tests {
     #[test]
     fn new_strings_are_quoted_when_a_reader_could_misread_them() {
         for s in [
-            "123", "y", "N", "yes", "Off", "true", "null", "~", "", "0755", "1e3", ".inf",
-            "-x", "<<", "=", "a: b", "a #b", " lead", "trail ", "*x", "&x", "!x", "%x", "@x",
-            "`x", "|x", ">x", "[x", "{x", "#x", "?x", ",x", "2024-01-01", "1:30", "a\nb",
+            "123",
+            "y",
+            "N",
+            "yes",
+            "Off",
+            "true",
+            "null",
+            "~",
+            "",
+            "0755",
+            "1e3",
+            ".inf",
+            "-x",
+            "<<",
+            "=",
+            "a: b",
+            "a #b",
+            " lead",
+            "trail ",
+            "*x",
+            "&x",
+            "!x",
+            "%x",
+            "@x",
+            "`x",
+            "|x",
+            ">x",
+            "[x",
+            "{x",
+            "#x",
+            "?x",
+            ",x",
+            "2024-01-01",
+            "1:30",
+            "a\nb",
         ] {
             assert!(!plain_is_safe(s), "{s:?} must be quoted");
         }
-        for s in ["web", "web-pr-7", "shop.example.com", "gitops.io/app", "Prune=false,Delete=false"] {
+        for s in [
+            "web",
+            "web-pr-7",
+            "shop.example.com",
+            "gitops.io/app",
+            "Prune=false,Delete=false",
+        ] {
             assert!(plain_is_safe(s), "{s:?} may stay plain");
         }
     }

@@ -49,7 +49,10 @@ pub fn to_json(node: &Node) -> Result<Json, JsonError> {
 
 /// Applies a mapping's entries to `obj` in order, as go-yaml v2's decoder does: a merge
 /// sets the merged keys at the point where `<<` appears.
-fn set_entries(entries: &[(Node, Node)], obj: &mut BTreeMap<String, Json>) -> Result<(), JsonError> {
+fn set_entries(
+    entries: &[(Node, Node)],
+    obj: &mut BTreeMap<String, Json>,
+) -> Result<(), JsonError> {
     for (k, v) in entries {
         if is_merge_key(k) {
             match &v.value {
@@ -116,7 +119,10 @@ fn scalar(node: &Node) -> Result<Json, JsonError> {
             Plain::Float(_) => {
                 return Err(err(
                     node.pos,
-                    format!("{:?} (infinity or NaN) cannot be written as JSON; Kubernetes rejects it too", s.value),
+                    format!(
+                        "{:?} (infinity or NaN) cannot be written as JSON; Kubernetes rejects it too",
+                        s.value
+                    ),
                 ));
             }
             Plain::Str => Json::Str(s.value.clone()),
@@ -131,21 +137,18 @@ fn scalar(node: &Node) -> Result<Json, JsonError> {
             .ok_or_else(|| err(node.pos, "invalid !!binary (base64) value")),
         Some(tag @ ("!!int" | "!!float" | "!!bool" | "!!null")) => {
             let p = resolve_plain_11(&s.value);
-            let ok = match (tag, p) {
-                ("!!int", Plain::Int(_) | Plain::Uint(_)) => true,
-                ("!!float", Plain::Float(_)) => true,
-                ("!!bool", Plain::Bool(_)) => true,
-                ("!!null", Plain::Null) => true,
-                _ => false,
-            };
+            let ok = matches!(
+                (tag, p),
+                ("!!int", Plain::Int(_) | Plain::Uint(_))
+                    | ("!!float", Plain::Float(_))
+                    | ("!!bool", Plain::Bool(_))
+                    | ("!!null", Plain::Null)
+            );
             match (tag, p) {
                 _ if ok => typed(p),
                 // go-yaml accepts an integer under !!float and makes it a float.
                 ("!!float", Plain::Int(i)) => Ok(Json::Float(i as f64)),
-                _ => Err(err(
-                    node.pos,
-                    format!("cannot read {:?} as {tag}", s.value),
-                )),
+                _ => Err(err(node.pos, format!("cannot read {:?} as {tag}", s.value))),
             }
         }
         // Unknown and local tags: go-yaml keeps the text.
@@ -287,10 +290,22 @@ mod tests {
             "a: 1.5e3\nb: 1.0e+400\nc: 0.1\nd: 1e21\ne: 1e20\nf: 0.000001\ng: 0.0000001\nh: 100000000000000000000000\nj: -9223372036854775809\nk: 18446744073709551616\n",
             r#"{"a":1500,"b":"1.0e+400","c":0.1,"d":1e+21,"e":100000000000000000000,"f":0.000001,"g":1e-7,"h":1e+23,"j":-9223372036854776000,"k":18446744073709552000}"#,
         ),
-        ("a: !!str 12\nb: !!int \"12\"\nc: !!float 1\nd: !foo bar\n", r#"{"a":"12","b":12,"c":1,"d":"bar"}"#),
-        ("b: &b {x: 1, z: 2}\nm:\n  <<: *b\n  z: 3\n", r#"{"b":{"x":1,"z":2},"m":{"x":1,"z":3}}"#),
-        ("m:\n  <<: [{x: 1}, {x: 2, z: 3}]\n", r#"{"m":{"x":1,"z":3}}"#),
-        ("a: .inf\n", "error: \".inf\" (infinity or NaN) cannot be written as JSON; Kubernetes rejects it too"),
+        (
+            "a: !!str 12\nb: !!int \"12\"\nc: !!float 1\nd: !foo bar\n",
+            r#"{"a":"12","b":12,"c":1,"d":"bar"}"#,
+        ),
+        (
+            "b: &b {x: 1, z: 2}\nm:\n  <<: *b\n  z: 3\n",
+            r#"{"b":{"x":1,"z":2},"m":{"x":1,"z":3}}"#,
+        ),
+        (
+            "m:\n  <<: [{x: 1}, {x: 2, z: 3}]\n",
+            r#"{"m":{"x":1,"z":3}}"#,
+        ),
+        (
+            "a: .inf\n",
+            "error: \".inf\" (infinity or NaN) cannot be written as JSON; Kubernetes rejects it too",
+        ),
         ("1: a\n1.5: b\n", r#"{"1":"a","1.5":"b"}"#),
         ("r: !!binary aGVsbG8=\n", r#"{"r":"hello"}"#),
     ];

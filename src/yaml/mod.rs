@@ -289,10 +289,7 @@ impl Node {
     }
 
     fn insert_after(&mut self, key: &str, value: Node, after: &[&str]) -> Option<()> {
-        let at = after
-            .iter()
-            .find_map(|a| self.key_index(a))
-            .map(|i| i + 1);
+        let at = after.iter().find_map(|a| self.key_index(a)).map(|i| i + 1);
         let map = self.as_map_mut()?;
         let at = at.unwrap_or(map.len());
         map.insert(at, (Node::string(key), value));
@@ -345,7 +342,9 @@ mod tests {
         let mut n = doc("base: &b {a: 1, b: 2}\nm:\n  <<: *b\n  c: 3\n");
         let m = n.get_mut("m").unwrap_or_else(|| panic!("m"));
         assert_eq!(m.get("a").and_then(Node::scalar_text), Some("1"));
-        m.get_mut("b").unwrap_or_else(|| panic!("b")).replace_str("x");
+        m.get_mut("b")
+            .unwrap_or_else(|| panic!("b"))
+            .replace_str("x");
         let keys: Vec<_> = m
             .as_map()
             .unwrap_or_else(|| panic!("map"))

@@ -369,8 +369,7 @@ impl<'a> Builder<'a> {
                 };
                 // A tag or anchor in front of the scalar is part of the span; keep only
                 // plain `'...'` / `"..."` source text.
-                (text.starts_with(q) && text.ends_with(q) && text.len() >= 2)
-                    .then(|| text.into())
+                (text.starts_with(q) && text.ends_with(q) && text.len() >= 2).then(|| text.into())
             }
             ScalarStyle::Folded => self.folded_raw(span, value),
             _ => None,
@@ -396,8 +395,7 @@ impl<'a> Builder<'a> {
             let line = line.strip_suffix('\r').unwrap_or(line);
             if line.trim_start_matches(' ').is_empty() {
                 lines.push("");
-            } else if line.len() >= indent && line.as_bytes()[..indent].iter().all(|&c| c == b' ')
-            {
+            } else if line.len() >= indent && line.as_bytes()[..indent].iter().all(|&c| c == b' ') {
                 lines.push(&line[indent..]);
             } else {
                 return None;
@@ -406,7 +404,10 @@ impl<'a> Builder<'a> {
         while lines.last() == Some(&"") {
             lines.pop();
         }
-        if lines.first().is_none_or(|l| l.starts_with(' ') || l.starts_with('\t')) {
+        if lines
+            .first()
+            .is_none_or(|l| l.starts_with(' ') || l.starts_with('\t'))
+        {
             return None;
         }
         let body = lines.join("\n");
@@ -518,7 +519,10 @@ mod tests {
         if let Some(n) = root.path_mut(&["a", "n"]) {
             n.replace_str("2");
         }
-        assert_eq!(root.path(&["b", "n"]).and_then(Node::scalar_text), Some("1"));
+        assert_eq!(
+            root.path(&["b", "n"]).and_then(Node::scalar_text),
+            Some("1")
+        );
     }
 
     #[test]
