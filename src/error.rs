@@ -39,6 +39,9 @@ pub enum Error {
     /// A symlink that leaves the rendered directory.
     #[error("{}: symlink to {} leaves the rendered directory; kubectl-gitops reads only files inside it", link.display(), target.display())]
     Symlink { link: PathBuf, target: PathBuf },
+    /// A file the render refuses as a whole.
+    #[error("{}: {msg}", path.display())]
+    FileRefused { path: PathBuf, msg: String },
     /// gitops.yaml is invalid.
     #[error("{loc}: {msg}")]
     Config { loc: Loc, msg: String },

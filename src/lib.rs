@@ -130,11 +130,11 @@ fn cmd_render(
     };
     let rendered = render::render(&req, io.stdin, warnings)?;
     let docs = &rendered.output.docs;
-    if docs.is_empty() {
-        warnings.push(Warning::general(format!(
-            "{}: no Kubernetes objects found; nothing to render",
-            args.path
-        )));
+    if rendered.output.input_objects == 0 {
+        warnings.push(Warning::file(
+            args.path.clone(),
+            "no Kubernetes objects found; nothing to render",
+        ));
         return Ok(ExitStatus::Success);
     }
     match &args.out_dir {

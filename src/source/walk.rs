@@ -76,10 +76,12 @@ pub fn walk(root: &Path, excludes: &[String], exclude_base: &str) -> Result<Vec<
             }
         }
         if name == FILE_NAME && !is_link && entry.depth() > 1 {
-            return Err(Error::Refused {
-                loc: crate::model::Loc::file(&std::sync::Arc::from(
-                    entry.path().display().to_string(),
-                )),
+            return Err(Error::FileRefused {
+                path: entry
+                    .path()
+                    .strip_prefix("./")
+                    .unwrap_or(entry.path())
+                    .to_path_buf(),
                 msg: format!(
                     "a {FILE_NAME} below the rendered directory belongs to another app; render that folder on its own"
                 ),

@@ -59,6 +59,8 @@ impl Ctx {
 #[derive(Debug, Default)]
 pub struct Output {
     pub docs: Vec<OutDoc>,
+    /// How many objects the input held (List wrappers are not objects).
+    pub input_objects: usize,
     pub warnings: Vec<Warning>,
 }
 
@@ -72,12 +74,18 @@ pub struct Plan {
 /// Runs the steps on `input`.
 pub fn run(mut input: Input, ctx: &Ctx) -> Result<Output> {
     let mut warnings = Vec::new();
+    let input_objects = input.objects.len();
     if !ctx.identity.is_set() {
         collide::warn_duplicates(&input.objects, &mut warnings);
         return Ok(Output {
             docs: input.into_docs(),
+            input_objects,
             warnings,
         });
+    }
+    if input_objects == 0 {
+        // Nothing to give an identity to: no preview Namespace for an empty render either.
+        return Ok(Output::default());
     }
     let scopes = Scopes::learn(&input.objects, &ctx.config.cluster_scoped);
     let classes: Vec<Class> = input.objects.iter().map(|o| scopes.classify(o)).collect();
@@ -105,7 +113,11 @@ pub fn run(mut input: Input, ctx: &Ctx) -> Result<Output> {
     claims::apply(&mut input.objects, &plan, ctx);
     policy::protect(&mut input.objects, &plan, ctx);
     let docs = namespace::order(input, &plan);
-    Ok(Output { docs, warnings })
+    Ok(Output {
+        docs,
+        input_objects,
+        warnings,
+    })
 }
 
 /// The objects a step should treat as one kind, by group and kind.

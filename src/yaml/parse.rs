@@ -25,7 +25,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_alias_nodes: 1_000_000,
+            max_alias_nodes: 250_000,
             max_depth: super::MAX_DEPTH,
         }
     }
@@ -90,12 +90,24 @@ pub fn parse_stream(src: &str, limits: &Limits) -> Result<Stream, ParseError> {
     };
     let mut parser = Parser::new_from_str(src);
     while let Some(ev) = parser.next_event() {
-        let (ev, span) = ev.map_err(|e| ParseError::Syntax {
-            pos: Pos {
+        let (ev, span) = ev.map_err(|e| {
+            let pos = Pos {
                 line: e.marker().line() as u32,
                 col: e.marker().col() as u32 + 1,
-            },
-            msg: e.info().to_string(),
+            };
+            // saphyr-parser counts flow nesting in a u8 and stops at 255 levels with this
+            // message; it is the same limit as ours, so report it the same way.
+            if e.info() == "recursion limit exceeded" {
+                ParseError::TooDeep {
+                    pos,
+                    max: limits.max_depth,
+                }
+            } else {
+                ParseError::Syntax {
+                    pos,
+                    msg: e.info().to_string(),
+                }
+            }
         })?;
         b.event(ev, span)?;
     }
