@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# End-to-end timing of the release binary against kustomize (issue 2, "Performance").
+#
+# For each size, generates a repository of that many objects with the benchmark's generator
+# (benches/support/generator.rs, run through `cargo bench --bench render` with
+# BENCH_GENERATE_DIR/BENCH_GENERATE_OBJECTS), then times
+#   kubectl-gitops render DIR --pr 123
+# with hyperfine when installed (else /usr/bin/time), measures its peak RSS, and for sizes up
+# to KUSTOMIZE_MAX_OBJECTS times `kubectl kustomize DIR` (kubectl 1.33, kustomize v5.6) on the
+# generated kustomization.yaml, which does the same job: namespace, nameSuffix, labels.
+#
+# Environment:
+#   SIZES                  object counts (default "500 1000 2000 4000 10000")
+#   KUSTOMIZE_MAX_OBJECTS  largest size given to kustomize (default 2000: it grows like n²)
+#   RUNS                   timed runs of kubectl-gitops per size (default 10)
+#   KUSTOMIZE              the kustomize command (default: kubectl.1.33 kustomize next to kubectl,
+#                          else `kustomize` on PATH; none: the column shows "-")
+#   BENCH_WORKDIR          where inputs go (default: a temporary directory, removed at the end)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+SIZES=${SIZES:-"500 1000 2000 4000 10000"}
+KUSTOMIZE_MAX_OBJECTS=${KUSTOMIZE_MAX_OBJECTS:-2000}
+RUNS=${RUNS:-10}
+
+if [[ -n ${BENCH_WORKDIR:-} ]]; then
+    work=$BENCH_WORKDIR
+    mkdir -p "$work"
+else
+    work=$(mktemp -d -t kubectl-gitops-bench.XXXXXX)
+    trap 'rm -rf "$work"' EXIT
+fi
+
+if [[ -z ${KUSTOMIZE:-} ]]; then
+    if kubectl=$(command -v kubectl) && [[ -x "$(dirname "$(readlink -f "$kubectl")")/kubectl.1.33" ]]; then
+        KUSTOMIZE="$(dirname "$(readlink -f "$kubectl")")/kubectl.1.33 kustomize"
+    elif command -v kustomize >/dev/null; then
+        KUSTOMIZE="kustomize build"
+    fi
+fi
+
+echo "building release binary and generator..." >&2
+cargo build --release --quiet
+cargo bench --bench render --no-run --quiet 2>/dev/null
+bin=$PWD/target/release/kubectl-gitops
+
+have_hyperfine=$(command -v hyperfine >/dev/null && echo yes || echo no)
+if [[ $have_hyperfine == no ]]; then
+    echo "hyperfine not found (apt-get install hyperfine); using /usr/bin/time, median of $RUNS runs" >&2
+fi
+
+# Median wall seconds of RUNS runs of "$@" (stdout discarded).
+time_runs() {
+    if [[ $have_hyperfine == yes ]]; then
+        local csv=$work/hyperfine.csv
+        hyperfine --style none --warmup 1 --runs "$RUNS" --export-csv "$csv" \
+            --output null "$(printf '%q ' "$@")" >/dev/null 2>&1
+        awk -F, 'NR == 2 { printf "%.3f", $4 }' "$csv"
+    else
+        local i
+        for ((i = 0; i < RUNS; i++)); do
+            /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1
+        done | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f", v[int((NR + 1) / 2)] }'
+    fi
+}
+
+# One run of "$@" with stdout into $work/out.yaml; prints "wall_seconds peak_rss_kib".
+# Fails when the command fails.
+time_once() {
+    /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" >"$work/out.yaml"
+    tail -1 "$work/time.txt"
+}
+
+# Top-level objects in $work/out.yaml.
+out_objects() {
+    grep -c '^kind:' "$work/out.yaml" || true
+}
+
+rows=()
+for n in $SIZES; do
+    dir=$work/objects-$n
+    rm -rf "$dir"
+    read -r objects files bytes < <(BENCH_GENERATE_DIR=$dir BENCH_GENERATE_OBJECTS=$n \
+        cargo bench --bench render --quiet 2>/dev/null)
+    echo "$n objects: $files files, $bytes bytes" >&2
+
+    # One checked run, for peak RSS: every object plus the preview's Namespace.
+    read -r _ rss_kib <<<"$(time_once "$bin" render "$dir" --pr 123)"
+    if [[ $(out_objects) -ne $((objects + 1)) ]]; then
+        echo "render of $n objects printed $(out_objects) objects, expected $((objects + 1))" >&2
+        exit 1
+    fi
+    secs=$(time_runs "$bin" render "$dir" --pr 123)
+
+    ksecs=-
+    if [[ -n ${KUSTOMIZE:-} && $n -le $KUSTOMIZE_MAX_OBJECTS ]]; then
+        echo "  kustomize ($KUSTOMIZE) on $n objects..." >&2
+        # shellcheck disable=SC2086 # KUSTOMIZE is a command with arguments
+        read -r ksecs _ <<<"$(time_once $KUSTOMIZE "$dir")"
+        if [[ $(out_objects) -ne $objects ]]; then
+            echo "kustomize printed $(out_objects) objects for $n, expected $objects" >&2
+            exit 1
+        fi
+    fi
+    rows+=("$(printf '%8s %12s %18s %14s %12s' "$objects" "$bytes" "$secs" "$ksecs" "$((rss_kib / 1024))")")
+done
+
+echo
+printf '%8s %12s %18s %14s %12s\n' objects bytes "kubectl-gitops s" "kustomize s" "peak RSS MiB"
+printf '%s\n' "${rows[@]}"
+echo
+echo "kubectl-gitops: render DIR --pr 123, median of $RUNS runs ($([[ $have_hyperfine == yes ]] && echo hyperfine || echo /usr/bin/time))."
+echo "kustomize: ${KUSTOMIZE:-not found}, one run, sizes up to $KUSTOMIZE_MAX_OBJECTS."
