@@ -14,6 +14,8 @@
 //! - Argo CD's own tracking keys are never written (gitops.yaml cannot name them), and label
 //!   values are always written as strings.
 
+use std::collections::HashMap;
+
 use crate::model::{Object, fieldspec};
 use crate::transform::policy::Placement;
 use crate::transform::{Ctx, Plan};
@@ -136,7 +138,7 @@ pub fn apply(objects: &mut [Object], plan: &Plan, ctx: &Ctx) {
 
     // Label sets of every pod template (and bare Pod) this render labels, as they will be:
     // a selector is narrowed only if it selects at least one of them.
-    let mut pods: Vec<Vec<(String, String)>> = Vec::new();
+    let mut pods = PodIndex::default();
 
     for (i, o) in objects.iter_mut().enumerate() {
         if matches!(
@@ -160,7 +162,7 @@ pub fn apply(objects: &mut [Object], plan: &Plan, ctx: &Ctx) {
             );
         }
         if o.gk.is("", "Pod") {
-            pods.push(label_set(o.node.path(&["metadata", "labels"])));
+            pods.add(label_set(o.node.path(&["metadata", "labels"])));
         }
         for (group, kind, path, when) in TEMPLATES {
             if !o.gk.is(group, kind) || (*when == When::PreviewOnly && !preview) {
@@ -177,7 +179,7 @@ pub fn apply(objects: &mut [Object], plan: &Plan, ctx: &Ctx) {
                         merge(meta, "annotations", annotations, &["labels"]);
                     }
                     if is_pod_template {
-                        pods.push(label_set(t.path(&["metadata", "labels"])));
+                        pods.add(label_set(t.path(&["metadata", "labels"])));
                     }
                 },
             );
@@ -207,20 +209,45 @@ pub fn apply(objects: &mut [Object], plan: &Plan, ctx: &Ctx) {
     }
 }
 
+/// Pod label sets, indexed by label pair, so that "does this selector select any pod?" looks
+/// at the pods carrying its rarest pair only, never at every pod.
+#[derive(Default)]
+struct PodIndex {
+    pods: Vec<Vec<(String, String)>>,
+    by_pair: HashMap<(String, String), Vec<usize>>,
+}
+
+impl PodIndex {
+    fn add(&mut self, labels: Vec<(String, String)>) {
+        let id = self.pods.len();
+        for pair in &labels {
+            self.by_pair.entry(pair.clone()).or_default().push(id);
+        }
+        self.pods.push(labels);
+    }
+
+    fn selects_any(&self, wanted: &[(String, String)]) -> bool {
+        let Some(candidates) = wanted
+            .iter()
+            .map(|w| self.by_pair.get(w).map_or(&[][..], Vec::as_slice))
+            .min_by_key(|c| c.len())
+        else {
+            return false;
+        };
+        candidates
+            .iter()
+            .any(|&id| wanted.iter().all(|w| self.pods[id].contains(w)))
+    }
+}
+
 /// Adds `pr` to the label map at `path` when it is a non-empty mapping that selects at least
 /// one labelled pod template.
-fn narrow(node: &mut Node, path: &[&str], pr: &(String, String), pods: &[Vec<(String, String)>]) {
+fn narrow(node: &mut Node, path: &[&str], pr: &(String, String), pods: &PodIndex) {
     let Some(selector) = node.path(path) else {
         return;
     };
     let wanted = label_set(Some(selector));
-    if wanted.is_empty() || selector.as_map().is_none() {
-        return;
-    }
-    let selects = pods
-        .iter()
-        .any(|pod| wanted.iter().all(|w| pod.contains(w)));
-    if !selects {
+    if wanted.is_empty() || selector.as_map().is_none() || !pods.selects_any(&wanted) {
         return;
     }
     if let Some(sel) = node.path_mut(path) {

@@ -795,17 +795,31 @@ pub fn apply(
         target_ns: ctx.identity.namespace.as_deref(),
         preview: ctx.identity.is_preview(),
     };
+    // Fields with their paths, indexed by the referrer's kind once per render.
+    let fields: Vec<(&RefField, Vec<&str>)> = TABLE
+        .iter()
+        .chain(&extra)
+        .chain(&produced_fields)
+        .map(|f| (f, f.path.iter().map(String::as_str).collect()))
+        .collect();
+    let mut by_kind: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut any_kind = Vec::new();
+    for (i, (f, _)) in fields.iter().enumerate() {
+        match &f.kind {
+            Some(k) => by_kind.entry(k.as_str()).or_default().push(i),
+            None => any_kind.push(i),
+        }
+    }
     for o in objects.iter_mut() {
-        let gk = o.gk.clone();
-        let fields = TABLE
-            .iter()
-            .chain(&extra)
-            .chain(&produced_fields)
-            .filter(|f| f.kind.as_ref().is_none_or(|k| *k == gk.kind))
-            .filter(|f| f.group.as_ref().is_none_or(|g| *g == gk.group));
-        for f in fields {
-            let path: Vec<&str> = f.path.iter().map(String::as_str).collect();
-            r.rewrite(o, &path, &f.target, warnings);
+        let specific = by_kind
+            .get(o.gk.kind.as_str())
+            .map_or(&[][..], Vec::as_slice);
+        for &i in specific.iter().chain(&any_kind) {
+            let (f, path) = &fields[i];
+            if f.group.as_ref().is_some_and(|g| *g != o.gk.group) {
+                continue;
+            }
+            r.rewrite(o, path, &f.target, warnings);
         }
         if o.gk.group == "rbac.authorization.k8s.io"
             && matches!(o.gk.kind.as_str(), "Role" | "ClusterRole")
@@ -829,11 +843,9 @@ impl Rewriter<'_> {
             Target::Name(gk) => {
                 // Dangling references are reported once per field, before editing.
                 if self.preview {
-                    let file = o.file.clone();
-                    let label = o.label();
                     fieldspec::visit(&o.node, path, &mut |n| {
                         if let Some(v) = n.as_str() {
-                            self.check_dangling(gk, v, None, &file, n, &label, path, warnings);
+                            self.check_dangling(gk, v, None, o, n, path, warnings);
                         }
                     });
                 }
@@ -853,11 +865,9 @@ impl Rewriter<'_> {
             }
             Target::Typed(t) => {
                 if self.preview {
-                    let file = o.file.clone();
-                    let label = o.label();
                     fieldspec::visit(&o.node, path, &mut |n| {
                         if let Some((Some(gk), name, ns)) = typed_parts(t, n) {
-                            self.check_dangling(&gk, name, ns, &file, n, &label, path, warnings);
+                            self.check_dangling(&gk, name, ns, o, n, path, warnings);
                         }
                     });
                 }
@@ -917,9 +927,8 @@ impl Rewriter<'_> {
         gk: &GroupKind,
         name: &str,
         ns: Option<&str>,
-        file: &std::sync::Arc<str>,
+        o: &Object,
         at: &Node,
-        label: &str,
         path: &[&str],
         warnings: &mut Vec<Warning>,
     ) {
@@ -939,9 +948,10 @@ impl Rewriter<'_> {
             return;
         }
         warnings.push(Warning::at(
-            Loc::new(file, at.pos),
+            Loc::new(&o.file, at.pos),
             format!(
-                "{label}: {} refers to {} {name:?}, which is not in the input, so it will not exist in the preview namespace {}",
+                "{}: {} refers to {} {name:?}, which is not in the input, so it will not exist in the preview namespace {}",
+                o.label(),
                 path.join("."),
                 gk.kind,
                 self.target_ns.unwrap_or("")

@@ -109,7 +109,7 @@ impl Emitter<'_> {
         match &v.value {
             Value::Scalar(s) => match repr(s) {
                 Repr::Inline(text) => {
-                    if let Some(tag) = &s.tag {
+                    if let Some(tag) = s.tag() {
                         self.out.push(' ');
                         self.out.push_str(tag);
                     }
@@ -120,7 +120,7 @@ impl Emitter<'_> {
                     self.out.push('\n');
                 }
                 Repr::Block { header, lines } => {
-                    if let Some(tag) = &s.tag {
+                    if let Some(tag) = s.tag() {
                         self.out.push(' ');
                         self.out.push_str(tag);
                     }
@@ -176,7 +176,7 @@ fn simple_key(k: &Node) -> Option<std::borrow::Cow<'_, str>> {
         Repr::Inline(t) => t,
         Repr::Block { .. } => std::borrow::Cow::Owned(double_quoted(&s.value)),
     };
-    let text = match &s.tag {
+    let text = match s.tag() {
         Some(tag) => std::borrow::Cow::Owned(format!("{tag} {text}")),
         None => text,
     };
@@ -201,7 +201,7 @@ fn repr(s: &Scalar) -> Repr<'_> {
             }
         }
         Style::Single | Style::Double => {
-            if let Some(raw) = &s.raw {
+            if let Some(raw) = s.raw() {
                 return Repr::Inline(Borrowed(raw));
             }
             if s.style == Style::Single && !s.value.contains('\n') && is_printable(&s.value) {
@@ -213,7 +213,7 @@ fn repr(s: &Scalar) -> Repr<'_> {
         Style::Literal => {
             literal(&s.value).unwrap_or_else(|| Repr::Inline(Owned(double_quoted(&s.value))))
         }
-        Style::Folded => match &s.raw {
+        Style::Folded => match s.raw() {
             Some(raw) => folded(raw, &s.value),
             None => {
                 literal(&s.value).unwrap_or_else(|| Repr::Inline(Owned(double_quoted(&s.value))))

@@ -128,7 +128,7 @@ fn scalar(node: &Node) -> Result<Json, JsonError> {
             Plain::Str => Json::Str(s.value.clone()),
         })
     };
-    match s.tag.as_deref() {
+    match s.tag() {
         None if plain => typed(resolve_plain_11(&s.value)),
         None => Ok(Json::Str(s.value.clone())),
         Some("!!str") | Some("!!timestamp") => Ok(Json::Str(s.value.clone())),

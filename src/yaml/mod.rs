@@ -54,11 +54,34 @@ pub struct Scalar {
     /// The value as a reader sees it (escapes resolved, lines folded).
     pub value: String,
     pub style: Style,
+    /// Tag and source text, rare enough to live behind one pointer: it keeps every node small
+    /// (a render holds millions of them).
+    pub extra: Option<Box<ScalarExtra>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScalarExtra {
     /// The tag as written (`!!str`, `!foo`, `!<tag:...>`), if any.
     pub tag: Option<Box<str>>,
-    /// The exact source text of the scalar, for quoted scalars on one line and folded blocks;
-    /// written verbatim while the value is unchanged.
+    /// The exact source text of the scalar, kept for double-quoted scalars on one line whose
+    /// escapes differ from ours, and for folded blocks; written verbatim while the value is
+    /// unchanged.
     pub raw: Option<Box<str>>,
+}
+
+impl Scalar {
+    pub fn tag(&self) -> Option<&str> {
+        self.extra.as_ref()?.tag.as_deref()
+    }
+
+    pub fn raw(&self) -> Option<&str> {
+        self.extra.as_ref()?.raw.as_deref()
+    }
+
+    /// Sets tag and raw text, keeping `extra` empty when both are absent.
+    pub fn set_extra(&mut self, tag: Option<Box<str>>, raw: Option<Box<str>>) {
+        self.extra = (tag.is_some() || raw.is_some()).then(|| Box::new(ScalarExtra { tag, raw }));
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -84,8 +107,7 @@ impl Node {
             value: Value::Scalar(Scalar {
                 value: value.into(),
                 style: Style::Auto,
-                tag: None,
-                raw: None,
+                extra: None,
             }),
             pos: Pos::default(),
             tag: None,
@@ -119,7 +141,7 @@ impl Node {
     /// text that is not null, a boolean or a number under YAML 1.1 rules.
     pub fn as_str(&self) -> Option<&str> {
         let s = self.as_scalar()?;
-        match s.tag.as_deref() {
+        match s.tag() {
             Some("!!str") => return Some(&s.value),
             Some(_) => return None,
             None => {}
@@ -141,7 +163,7 @@ impl Node {
     pub fn is_null(&self) -> bool {
         match &self.value {
             Value::Scalar(s) => {
-                s.tag.is_none()
+                s.tag().is_none()
                     && s.style == Style::Plain
                     && matches!(resolve::resolve_plain_11(&s.value), resolve::Plain::Null)
             }
@@ -271,14 +293,13 @@ impl Node {
     pub fn replace_str(&mut self, value: &str) {
         match &mut self.value {
             Value::Scalar(s) => {
-                if s.value == value && s.tag.as_deref().is_none_or(|t| t == "!!str") {
+                if s.value == value && s.tag().is_none_or(|t| t == "!!str") {
                     return;
                 }
                 s.value = value.to_string();
-                s.raw = None;
-                if s.tag.as_deref() != Some("!!str") {
-                    s.tag = None;
-                }
+                let keep_tag = s.tag() == Some("!!str");
+                let tag = s.extra.take().and_then(|e| e.tag).filter(|_| keep_tag);
+                s.set_extra(tag, None);
                 s.style = match s.style {
                     Style::Single | Style::Double => s.style,
                     _ => Style::Auto,
@@ -312,7 +333,7 @@ pub fn key_is(k: &Node, key: &str) -> bool {
 /// Whether a key is the merge key `<<` (plain, untagged or `!!merge`).
 pub fn is_merge_key(k: &Node) -> bool {
     matches!(&k.value, Value::Scalar(s) if s.value == "<<"
-        && (s.style == Style::Plain && s.tag.is_none() || s.tag.as_deref() == Some("!!merge")))
+        && (s.style == Style::Plain && s.tag().is_none() || s.tag() == Some("!!merge")))
 }
 
 /// Looks `key` up in the mappings merged into `map` with `<<`, earlier ones first, the way

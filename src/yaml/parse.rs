@@ -198,19 +198,20 @@ impl<'a> Builder<'a> {
             }
             Event::Scalar(value, style, anchor, tag) => {
                 let raw = self.raw_for(style, &span, &value);
+                let mut scalar = Scalar {
+                    value: value.into_owned(),
+                    style: match style {
+                        ScalarStyle::Plain => Style::Plain,
+                        ScalarStyle::SingleQuoted => Style::Single,
+                        ScalarStyle::DoubleQuoted => Style::Double,
+                        ScalarStyle::Literal => Style::Literal,
+                        ScalarStyle::Folded => Style::Folded,
+                    },
+                    extra: None,
+                };
+                scalar.set_extra(tag.as_deref().map(tag_text), raw);
                 let node = Node {
-                    value: Value::Scalar(Scalar {
-                        value: value.into_owned(),
-                        style: match style {
-                            ScalarStyle::Plain => Style::Plain,
-                            ScalarStyle::SingleQuoted => Style::Single,
-                            ScalarStyle::DoubleQuoted => Style::Double,
-                            ScalarStyle::Literal => Style::Literal,
-                            ScalarStyle::Folded => Style::Folded,
-                        },
-                        tag: tag.as_deref().map(tag_text),
-                        raw,
-                    }),
+                    value: Value::Scalar(scalar),
                     pos,
                     tag: None,
                 };
@@ -364,24 +365,23 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// The exact source text to keep for a scalar: single-line quoted scalars (so escapes
-    /// and quoting are written back as they were) and folded blocks (so their line breaks
-    /// stay where the author put them).
+    /// The exact source text to keep for a scalar: single-line double-quoted scalars whose
+    /// escapes differ from the ones the emitter would write (so `"\u00e9"` stays as written),
+    /// and folded blocks (so their line breaks stay where the author put them). Single-quoted
+    /// scalars need none: their only escape is `''`, which the emitter writes the same way.
     fn raw_for(&mut self, style: ScalarStyle, span: &Span, value: &str) -> Option<Box<str>> {
         match style {
-            ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
+            ScalarStyle::DoubleQuoted => {
                 if span.start.line() != span.end.line() {
                     return None;
                 }
                 let text = self.slice(span)?;
-                let q = if style == ScalarStyle::SingleQuoted {
-                    '\''
-                } else {
-                    '"'
-                };
                 // A tag or anchor in front of the scalar is part of the span; keep only
-                // plain `'...'` / `"..."` source text.
-                (text.starts_with(q) && text.ends_with(q) && text.len() >= 2).then(|| text.into())
+                // plain `"..."` source text.
+                if !(text.starts_with('"') && text.ends_with('"') && text.len() >= 2) {
+                    return None;
+                }
+                (super::emit::double_quoted(value) != text).then(|| text.into())
             }
             ScalarStyle::Folded => self.folded_raw(span, value),
             _ => None,
@@ -429,7 +429,7 @@ impl<'a> Builder<'a> {
 }
 
 fn is_empty_document(node: &Node) -> bool {
-    matches!(&node.value, Value::Scalar(s) if s.tag.is_none() && s.style == Style::Plain
+    matches!(&node.value, Value::Scalar(s) if s.tag().is_none() && s.style == Style::Plain
         && matches!(s.value.as_str(), "" | "~" | "null" | "Null" | "NULL"))
 }
 
@@ -480,16 +480,16 @@ mod tests {
 
     #[test]
     fn offsets_map_characters_to_bytes() {
-        let src = "é: 'ü'\nb: \"日本\"\n";
+        let src = "é: \"\\u00fc\"\nb: \"日本\\t\"\n";
         let s = parse(src).unwrap_or_default();
         let root = &s.docs[0].root;
         let raw = |k: &str| {
             root.get(k)
                 .and_then(|n| n.as_scalar())
-                .and_then(|s| s.raw.as_deref().map(str::to_string))
+                .and_then(|s| s.raw().map(str::to_string))
         };
-        assert_eq!(raw("é").as_deref(), Some("'ü'"));
-        assert_eq!(raw("b").as_deref(), Some("\"日本\""));
+        assert_eq!(raw("é").as_deref(), Some("\"\\u00fc\""));
+        assert_eq!(raw("b").as_deref(), None);
     }
 
     #[test]
@@ -578,7 +578,7 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
                 .root
                 .get(k)
                 .and_then(|n| n.as_scalar())
-                .and_then(|s| s.tag.as_deref().map(str::to_string))
+                .and_then(|s| s.tag().map(str::to_string))
         };
         assert_eq!(tag("a").as_deref(), Some("!!str"));
         assert_eq!(tag("b").as_deref(), Some("!foo"));
