@@ -52,10 +52,10 @@ pub struct RenderArgs {
     #[command(flatten)]
     pub identity: IdentityArgs,
     /// Output format
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Yaml)]
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Yaml, help_heading = "Output")]
     pub output: Format,
     /// Write one file per object into this directory instead of stdout (replaced as a whole)
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Output")]
     pub out_dir: Option<PathBuf>,
 }
 
