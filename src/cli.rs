@@ -22,8 +22,24 @@ pub enum Command {
     ///
     /// Without --env, --pr or --namespace the input is passed through unchanged.
     Render(RenderArgs),
+    /// Argo CD plugin entry point: render the current directory for the Application in the
+    /// environment (ARGOCD_APP_*, ARGOCD_ENV_GITOPS_*, ARGOCD_APP_PARAMETERS, GITOPS_*).
+    ///
+    /// Prints YAML on stdout; refuses to print zero objects unless gitops.yaml says
+    /// allowEmpty: true.
+    Generate,
+    /// Argo CD plugin dynamic parameters: print the parameter announcement (JSON) for the UI.
+    Parameters(ParametersArgs),
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ParametersArgs {
+    /// Leave these parameters out (comma-separated), e.g. the ones plugin.yaml announces
+    /// statically
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub exclude: Vec<String>,
 }
 
 /// Who the render is for (DESIGN.md §2). Each overrides gitops.yaml.

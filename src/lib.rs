@@ -14,6 +14,7 @@
 //! [`run`] is the binary's whole behaviour, with its streams passed in so tests can drive it.
 
 pub mod cli;
+pub mod cmp;
 pub mod config;
 pub mod diag;
 pub mod error;
@@ -27,7 +28,7 @@ pub mod yaml;
 
 use std::io::{Read, Write};
 
-use cli::{Cli, Command, IdentityArgs, RenderArgs};
+use cli::{Cli, Command, IdentityArgs, ParametersArgs, RenderArgs};
 use config::{IdentityRequest, Sourced};
 use diag::Warning;
 use error::Error;
@@ -67,6 +68,8 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> ExitStatus {
     let mut warnings = Vec::new();
     let result = match cli.command {
         Command::Render(args) => cmd_render(&args, io, &mut warnings),
+        Command::Generate => cmd_generate(io, &mut warnings),
+        Command::Parameters(args) => cmd_parameters(&args, io, &mut warnings),
         Command::Version => {
             let line = format!("kubectl-gitops {}\n", env!("CARGO_PKG_VERSION"));
             write_stdout(io, line.as_bytes()).map(|()| ExitStatus::Success)
@@ -155,5 +158,112 @@ fn cmd_render(
     // The process is about to exit: freeing a large tree node by node would cost several
     // percent of the render for nothing (rustc does the same with its own big structures).
     std::mem::forget(rendered);
+    Ok(ExitStatus::Success)
+}
+
+fn current_dir() -> Result<std::path::PathBuf, Error> {
+    std::env::current_dir().map_err(|source| Error::Io {
+        path: ".".into(),
+        source,
+    })
+}
+
+/// `generate`: the Argo CD plugin's manifest generation. Same code path as `render .`, with the
+/// identity from the Argo CD environment; fails closed.
+fn cmd_generate(io: &mut Io<'_>, warnings: &mut Vec<Warning>) -> Result<ExitStatus, Error> {
+    let cwd = current_dir()?;
+    let env = cmp::from_vars(&io.env, &cwd)?;
+    warnings.extend(env.warnings);
+    let req = render::Request {
+        path: ".".into(),
+        identity: env.identity,
+        repo_root: env.repo_root,
+    };
+    let rendered = render::render(&req, io.stdin, warnings)?;
+    if rendered.output.input_objects == 0 {
+        if !rendered.ctx.config.allow_empty {
+            return Err(Error::Usage(format!(
+                "{}: no Kubernetes objects to render; refusing to print an empty set, which would make Argo CD prune everything this Application owns (set allowEmpty: true in gitops.yaml if that is intended)",
+                cwd.display()
+            )));
+        }
+        warnings.push(Warning::general(
+            "no Kubernetes objects to render (allowEmpty: true in gitops.yaml)",
+        ));
+        return Ok(ExitStatus::Success);
+    }
+    let bytes = output::to_bytes(&rendered.output.docs, output::Format::Yaml)?;
+    write_stdout(io, &bytes)?;
+    std::mem::forget(rendered);
+    Ok(ExitStatus::Success)
+}
+
+/// `parameters`: the dynamic parameter announcement for Argo CD's UI: env (with the
+/// environments of gitops.yaml), pr, app and namespace, each with its current value.
+fn cmd_parameters(
+    args: &ParametersArgs,
+    io: &mut Io<'_>,
+    warnings: &mut Vec<Warning>,
+) -> Result<ExitStatus, Error> {
+    let cwd = current_dir()?;
+    let env = cmp::from_vars(&io.env, &cwd)?;
+    warnings.extend(env.warnings);
+    let config = render::load_config(&cwd, env.repo_root.as_deref())?;
+    let first = |c: &[Sourced]| c.first().map(|s| s.value.clone());
+    let id = &env.identity;
+    let environments = config
+        .as_ref()
+        .map(|c| c.environment_names().join(", "))
+        .filter(|s| !s.is_empty());
+    let app_default = first(&id.app)
+        .or_else(|| {
+            config
+                .as_ref()
+                .and_then(|c| c.app.as_ref().map(|a| a.0.clone()))
+        })
+        .or_else(|| {
+            id.argocd_app_name
+                .as_deref()
+                .map(|n| config::identity::argocd_app_short_name(n, first(&id.pr).as_deref()))
+        })
+        .or_else(|| cwd.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let all = [
+        cmp::Announcement {
+            name: "env",
+            title: "Environment",
+            tooltip: match &environments {
+                Some(list) => format!("The environment to render: one of {list} (from gitops.yaml). Its namespace, labels, annotations and claim settings apply."),
+                None => "The environment to render (a DNS label such as dev or prod); there is no gitops.yaml listing environments.".into(),
+            },
+            default: first(&id.env),
+        },
+        cmp::Announcement {
+            name: "pr",
+            title: "Pull request",
+            tooltip: "A pull request number: renders an isolated preview (names suffixed -pr-N, its own namespace). Empty: not a preview.".into(),
+            default: first(&id.pr),
+        },
+        cmp::Announcement {
+            name: "app",
+            title: "Application name",
+            tooltip: "The application's short name, used in identity labels and the preview namespace.".into(),
+            default: app_default,
+        },
+        cmp::Announcement {
+            name: "namespace",
+            title: "Namespace",
+            tooltip: "The target namespace. Empty: the environment's namespace from gitops.yaml, or the preview's, or the Application's destination.".into(),
+            default: first(&id.namespace),
+        },
+    ];
+    let list: Vec<serde_json::Value> = all
+        .iter()
+        .filter(|a| !args.exclude.iter().any(|e| e == a.name))
+        .map(cmp::Announcement::to_json)
+        .collect();
+    let mut text = serde_json::to_string_pretty(&serde_json::Value::Array(list))
+        .map_err(|e| Error::Usage(format!("cannot write the parameter announcement: {e}")))?;
+    text.push('\n');
+    write_stdout(io, text.as_bytes())?;
     Ok(ExitStatus::Success)
 }

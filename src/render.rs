@@ -99,7 +99,7 @@ fn target(path: &str) -> Result<Target> {
 }
 
 /// Finds and parses the nearest gitops.yaml.
-fn load_config(start: &Path, root: Option<&Path>) -> Result<Option<GitopsConfig>> {
+pub fn load_config(start: &Path, root: Option<&Path>) -> Result<Option<GitopsConfig>> {
     let Some(path) = gitops_yaml::find(start, root) else {
         return Ok(None);
     };

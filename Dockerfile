@@ -1,0 +1,28 @@
+# The Argo CD sidecar image: kubectl-gitops on PATH and plugin.yaml where argocd-cmp-server
+# reads it. argocd-cmp-server itself is not in the image: the repo-server's copyutil init
+# container copies it into the shared var-files volume (/var/run/argocd), and the sidecar's
+# command runs it from there (see deploy/).
+#
+#   docker build -t ghcr.io/kubectl-gitops/kubectl-gitops:v0.1.0 .
+
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY vendor ./vendor
+COPY src ./src
+COPY benches ./benches
+RUN cargo build --release --locked --bin kubectl-gitops \
+    && strip target/release/kubectl-gitops
+
+# distroless/cc: glibc and CA certificates, no shell, no package manager.
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /src/target/release/kubectl-gitops /usr/local/bin/kubectl-gitops
+COPY plugin.yaml /home/argocd/cmp-server/config/plugin.yaml
+# Argo CD's repo-server runs as uid 999 and must reach the plugin's socket; the sidecar runs as
+# the same non-root user with a read-only root filesystem. kubectl-gitops writes nothing: it
+# reads the app directory and prints to stdout. argocd-cmp-server works in /tmp (the cmp-tmp
+# volume).
+USER 999:999
+ENV HOME=/tmp
+WORKDIR /home/argocd
+ENTRYPOINT ["/var/run/argocd/argocd-cmp-server"]
