@@ -39,6 +39,9 @@ pub struct GitopsConfig {
     pub preview: Preview,
     pub references: Vec<RefSpec>,
     pub cluster_scoped: Vec<GroupKind>,
+    /// Kinds declared as Crossplane claims, composite or managed resources (`crossplane:`),
+    /// for when neither an XRD in the input nor the object's shape says so.
+    pub crossplane: crate::model::scope::Declarations,
     pub exclude: Vec<String>,
     pub allow_empty: bool,
 }
@@ -110,6 +113,7 @@ impl Default for GitopsConfig {
             preview: Preview::default(),
             references: Vec::new(),
             cluster_scoped: Vec::new(),
+            crossplane: crate::model::scope::Declarations::default(),
             exclude: Vec::new(),
             allow_empty: false,
         }
@@ -211,6 +215,27 @@ pub fn parse(text: &str, display: &str, dir: &Path) -> Result<GitopsConfig> {
                         .push(r.group_kind(item, "clusterScoped")?);
                 }
             }
+            "crossplane" => {
+                for (k2, v2) in r.entries(v, "crossplane")? {
+                    let key2 = r.key(k2)?;
+                    let list = match key2 {
+                        "claims" => &mut cfg.crossplane.claims,
+                        "composites" => &mut cfg.crossplane.composites,
+                        "managed" => &mut cfg.crossplane.managed,
+                        other => {
+                            return Err(r.unknown(
+                                k2,
+                                other,
+                                "crossplane",
+                                &["claims", "composites", "managed"],
+                            ));
+                        }
+                    };
+                    for item in r.seq(v2, &format!("crossplane.{key2}"))? {
+                        list.push(r.group_kind(item, &format!("crossplane.{key2}"))?);
+                    }
+                }
+            }
             "exclude" => {
                 for item in r.seq(v, "exclude")? {
                     cfg.exclude.push(r.string(item, "exclude")?);
@@ -229,6 +254,7 @@ pub fn parse(text: &str, display: &str, dir: &Path) -> Result<GitopsConfig> {
                         "preview",
                         "references",
                         "clusterScoped",
+                        "crossplane",
                         "exclude",
                         "allowEmpty",
                     ],

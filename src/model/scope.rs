@@ -12,7 +12,7 @@
 //!    provider configs outside `.m.` groups are cluster-scoped;
 //! 5. everything else is namespaced, as the API server's default for custom resources.
 //!
-//! Crossplane roles come from the XRDs in the input when there are any, otherwise from shape:
+//! Crossplane roles come from the XRDs in the input, then gitops.yaml `crossplane:`, then shape:
 //! `spec.crossplane` marks a v2 composite resource, `spec.forProvider` a managed resource,
 //! `spec.claimRef` / `spec.resourceRefs` / a namespaced connection secret ref a v1 composite
 //! resource, and a connection secret ref without namespace or a composition ref or selector
@@ -156,20 +156,39 @@ struct Declared {
     v2: bool,
 }
 
+/// What gitops.yaml says about kinds (`clusterScoped:` and `crossplane:`).
+#[derive(Clone, Debug, Default)]
+pub struct Declarations {
+    pub cluster_scoped: Vec<GroupKind>,
+    pub claims: Vec<GroupKind>,
+    pub composites: Vec<GroupKind>,
+    pub managed: Vec<GroupKind>,
+}
+
 /// Scope knowledge for one render.
 #[derive(Debug, Default)]
 pub struct Scopes {
     declared: HashMap<GroupKind, Declared>,
     config_cluster: Vec<GroupKind>,
+    config_roles: HashMap<GroupKind, Role>,
 }
 
 impl Scopes {
-    /// Learns from the CRDs and XRDs among `objects`, plus gitops.yaml `clusterScoped:`.
-    pub fn learn(objects: &[Object], config_cluster: &[GroupKind]) -> Scopes {
+    /// Learns from the CRDs and XRDs among `objects`, plus gitops.yaml's declarations.
+    pub fn learn(objects: &[Object], decl: &Declarations) -> Scopes {
         let mut s = Scopes {
-            config_cluster: config_cluster.to_vec(),
+            config_cluster: decl.cluster_scoped.clone(),
             ..Scopes::default()
         };
+        for (list, role) in [
+            (&decl.claims, Role::Claim),
+            (&decl.composites, Role::Composite),
+            (&decl.managed, Role::Managed),
+        ] {
+            for gk in list {
+                s.config_roles.insert(gk.clone(), role);
+            }
+        }
         for o in objects {
             if o.gk.is("apiextensions.k8s.io", "CustomResourceDefinition") {
                 s.learn_crd(&o.node);
@@ -257,7 +276,11 @@ impl Scopes {
         }
         let declared = self.declared.get(&o.gk).copied().unwrap_or_default();
         let (shape_role, shape_v2) = role_from_shape(&o.node);
-        let role = declared.role.unwrap_or(shape_role);
+        // An XRD in the input decides; then gitops.yaml `crossplane:`; then the shape.
+        let role = declared
+            .role
+            .or_else(|| self.config_roles.get(&o.gk).copied())
+            .unwrap_or(shape_role);
         let v2 = if declared.role.is_some() {
             declared.v2
         } else {
@@ -462,7 +485,7 @@ mod tests {
     fn classifies() {
         for (src, i, namespaced, role) in CASES {
             let objs = objects(src);
-            let scopes = Scopes::learn(&objs, &[]);
+            let scopes = Scopes::learn(&objs, &Declarations::default());
             let c = scopes.classify(&objs[*i]);
             assert_eq!((c.namespaced, c.role), (*namespaced, *role), "{src}");
         }
@@ -471,7 +494,11 @@ mod tests {
     #[test]
     fn config_declares_cluster_scope() {
         let objs = objects("apiVersion: ex.com/v1\nkind: Thing\n");
-        let scopes = Scopes::learn(&objs, &[GroupKind::new("ex.com", "Thing")]);
+        let decl = Declarations {
+            cluster_scoped: vec![GroupKind::new("ex.com", "Thing")],
+            ..Declarations::default()
+        };
+        let scopes = Scopes::learn(&objs, &decl);
         assert!(!scopes.classify(&objs[0]).namespaced);
     }
 }

@@ -87,7 +87,9 @@ pub fn run(mut input: Input, ctx: &Ctx) -> Result<Output> {
         // Nothing to give an identity to: no preview Namespace for an empty render either.
         return Ok(Output::default());
     }
-    let scopes = Scopes::learn(&input.objects, &ctx.config.cluster_scoped);
+    let mut decl = ctx.config.crossplane.clone();
+    decl.cluster_scoped = ctx.config.cluster_scoped.clone();
+    let scopes = Scopes::learn(&input.objects, &decl);
     let classes: Vec<Class> = input.objects.iter().map(|o| scopes.classify(o)).collect();
     let placements = policy::place(&input.objects, &classes, ctx)?;
     let mut plan = Plan {

@@ -10,8 +10,9 @@
 //!
 //! [`protect`] applies `protect: true` of an environment: claims, composite and managed
 //! resources, PersistentVolumeClaims and StatefulSets get `Prune=false` and `Delete=false` in
-//! `argocd.argoproj.io/sync-options`, keeping every other option. Previews add no protection
-//! and remove none that the files carry.
+//! `argocd.argoproj.io/sync-options`, keeping every other option, and managed resources orphan
+//! their external resources ([`orphan_managed`]). Previews add no protection and remove none
+//! that the files carry.
 
 use crate::error::{Error, Result};
 use crate::model::Object;
@@ -105,6 +106,47 @@ pub fn protect(objects: &mut [Object], plan: &Plan, ctx: &Ctx) {
         if shared || (protect_env && stateful) {
             add_no_prune_no_delete(&mut o.node);
         }
+        if protect_env && plan.classes[i].role == Role::Managed {
+            orphan_managed(&mut o.node, &o.gk.group);
+        }
+    }
+}
+
+/// Everything but `Delete`: Crossplane then leaves the external resource alone when the
+/// managed resource is deleted.
+pub const NO_DELETE_POLICIES: [&str; 4] = ["Observe", "Create", "Update", "LateInitialize"];
+
+/// Makes a managed resource orphan its external resource, in its API's dialect: v2 namespaced
+/// managed resources (`.m.` groups) dropped `deletionPolicy`, so they get `managementPolicies`
+/// without `Delete`; v1 managed resources get `deletionPolicy: Orphan`, and lose `Delete` from
+/// `managementPolicies` when they set them.
+pub fn orphan_managed(node: &mut Node, group: &str) {
+    let v2 = group.split('.').any(|l| l == "m");
+    let Some(spec) = node.ensure_map("spec", &["metadata"]) else {
+        return;
+    };
+    let has_policies = spec.get("managementPolicies").is_some();
+    if v2 || has_policies {
+        let current: Vec<String> = spec
+            .get("managementPolicies")
+            .and_then(Node::as_seq)
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.scalar_text().map(str::to_string))
+            .collect();
+        let wanted: Vec<String> = if current.is_empty() || current.iter().any(|p| p == "*") {
+            NO_DELETE_POLICIES
+                .iter()
+                .map(|p| (*p).to_string())
+                .collect()
+        } else {
+            current.into_iter().filter(|p| p != "Delete").collect()
+        };
+        let seq = Node::seq(wanted.iter().map(Node::string).collect());
+        spec.set("managementPolicies", seq, &["forProvider"]);
+    }
+    if !v2 {
+        spec.set_str("deletionPolicy", "Orphan", &[]);
     }
 }
 
@@ -139,6 +181,51 @@ pub fn merge_sync_options(current: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn doc(src: &str) -> Node {
+        crate::yaml::parse::parse_stream(src, &Default::default())
+            .map(|s| s.docs)
+            .unwrap_or_default()
+            .remove(0)
+            .root
+    }
+
+    #[test]
+    fn managed_resources_orphan_in_their_dialect() {
+        let cases = [
+            // (group, spec, expected spec)
+            (
+                "s3.aws.upbound.io",
+                "spec: {forProvider: {}}\n",
+                "spec:\n  forProvider: {}\n  deletionPolicy: Orphan\n",
+            ),
+            (
+                "s3.aws.upbound.io",
+                "spec: {deletionPolicy: Delete, forProvider: {}}\n",
+                "spec:\n  deletionPolicy: Orphan\n  forProvider: {}\n",
+            ),
+            (
+                "s3.aws.m.upbound.io",
+                "spec: {forProvider: {}}\n",
+                "spec:\n  forProvider: {}\n  managementPolicies:\n  - Observe\n  - Create\n  - Update\n  - LateInitialize\n",
+            ),
+            (
+                "s3.aws.m.upbound.io",
+                "spec: {managementPolicies: [Observe, Delete]}\n",
+                "spec:\n  managementPolicies:\n  - Observe\n",
+            ),
+            (
+                "s3.aws.upbound.io",
+                "spec: {managementPolicies: ['*']}\n",
+                "spec:\n  managementPolicies:\n  - Observe\n  - Create\n  - Update\n  - LateInitialize\n  deletionPolicy: Orphan\n",
+            ),
+        ];
+        for (group, src, want) in cases {
+            let mut n = doc(src);
+            orphan_managed(&mut n, group);
+            assert_eq!(crate::yaml::emit::emit_stream([&n]), want, "{group} {src}");
+        }
+    }
 
     #[test]
     fn sync_options_merge() {

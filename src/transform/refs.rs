@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use crate::diag::Warning;
-use crate::model::scope::Scopes;
+use crate::model::scope::{Role, Scopes};
 use crate::model::{GroupKind, Loc, Object, fieldspec, gvk};
 use crate::transform::names::RenameMap;
 use crate::transform::policy::Placement;
@@ -34,6 +34,9 @@ pub enum Target {
     /// A scalar naming an object of this kind.
     Name(GroupKind),
     Typed(Typed),
+    /// A mapping with `apiVersion` and `kind` whose name sits below it, at this path
+    /// (Crossplane `Usage`: `spec.of: {apiVersion, kind, resourceRef: {name}}`).
+    Nested(&'static [&'static str]),
 }
 
 /// A mapping reference: `{name, kind?, group?|apiGroup?|apiVersion?, namespace?}`.
@@ -624,6 +627,44 @@ fn build_table() -> Vec<RefField> {
         &["spec", "crossplane", "compositionRevisionRef", "name"],
         name("apiextensions.crossplane.io", "CompositionRevision"),
     );
+    let object_ref = |ns: Option<&'static str>| {
+        Target::Typed(Typed {
+            default_kind: None,
+            default_group: Some(""),
+            kind_key: Some("kind"),
+            group_keys: API_VERSION,
+            ns_key: ns,
+            ns_required: false,
+            kinds: &[],
+        })
+    };
+    // A claim bound to a composite resource, a v1 composite resource's claim and composed
+    // resources (rarely in git, but then they must follow renames).
+    add(None, &[], &["spec", "resourceRef"], object_ref(None));
+    add(
+        None,
+        &[],
+        &["spec", "claimRef"],
+        object_ref(Some("namespace")),
+    );
+    add(None, &[], &["spec", "resourceRefs"], object_ref(None));
+    add(
+        None,
+        &[],
+        &["spec", "crossplane", "resourceRefs"],
+        object_ref(None),
+    );
+    // Usages protect one object from deletion while another uses it.
+    for group in ["apiextensions.crossplane.io", "protection.crossplane.io"] {
+        for side in ["of", "by"] {
+            add(
+                Some(group),
+                &["Usage", "ClusterUsage"],
+                &["spec", side],
+                Target::Nested(&["resourceRef", "name"]),
+            );
+        }
+    }
     add(
         None,
         &[],
@@ -827,6 +868,85 @@ pub fn apply(
             rewrite_resource_names(o, renames);
         }
     }
+    rewrite_managed_refs(objects, plan, renames);
+}
+
+/// Crossplane managed resources refer to each other by name from `spec.forProvider` and
+/// `spec.initProvider`: `vpcIdRef: {name: main}`, `subnetIdRefs: [{name: a}]`. The field does
+/// not say which kind it means, so the name is rewritten when exactly one new name exists for
+/// it among the renamed managed resources of the input (two kinds with the same name and
+/// different new names would be ambiguous, and are left alone).
+fn rewrite_managed_refs(objects: &mut [Object], plan: &Plan, renames: &RenameMap) {
+    if renames.is_empty() {
+        return;
+    }
+    let mut by_name: HashMap<String, Vec<String>> = HashMap::new();
+    for (i, o) in objects.iter().enumerate() {
+        if plan.classes[i].role != Role::Managed {
+            continue;
+        }
+        let Some(name) = o.name.as_deref() else {
+            continue;
+        };
+        if let Some(new) = renames.get(&o.gk, name) {
+            let e = by_name.entry(name.to_string()).or_default();
+            if !e.iter().any(|x| x == new) {
+                e.push(new.to_string());
+            }
+        }
+    }
+    if by_name.is_empty() {
+        return;
+    }
+    for (i, o) in objects.iter_mut().enumerate() {
+        if plan.classes[i].role != Role::Managed {
+            continue;
+        }
+        for root in ["forProvider", "initProvider"] {
+            if let Some(params) = o.node.path_mut(&["spec", root]) {
+                rewrite_ref_keys(params, &by_name, 0);
+            }
+        }
+    }
+}
+
+fn rewrite_ref_keys(node: &mut Node, by_name: &HashMap<String, Vec<String>>, depth: usize) {
+    // Parameters nest a few levels; the tree is depth-capped anyway.
+    if depth > 32 {
+        return;
+    }
+    match &mut node.value {
+        crate::yaml::Value::Map(entries) => {
+            for (k, v) in entries.iter_mut() {
+                let key = k.scalar_text().unwrap_or("");
+                if !(key.ends_with("Ref") || key.ends_with("Refs")) {
+                    rewrite_ref_keys(v, by_name, depth + 1);
+                    continue;
+                }
+                let refs: Vec<&mut Node> = match &mut v.value {
+                    crate::yaml::Value::Seq(items) => items.iter_mut().collect(),
+                    _ => vec![v],
+                };
+                for r in refs {
+                    let new = r
+                        .get("name")
+                        .and_then(Node::as_str)
+                        .and_then(|n| by_name.get(n))
+                        .filter(|news| news.len() == 1)
+                        .map(|news| news[0].clone());
+                    if let Some(new) = new {
+                        r.set_str("name", &new, &[]);
+                    }
+                }
+            }
+        }
+        crate::yaml::Value::Seq(items) => {
+            for item in items {
+                rewrite_ref_keys(item, by_name, depth + 1);
+            }
+        }
+        crate::yaml::Value::Scalar(_) => {}
+    }
 }
 
 struct Rewriter<'a> {
@@ -860,6 +980,23 @@ impl Rewriter<'_> {
                     if let Some(new) = n.as_str().and_then(|v| self.renames.get(gk, v)) {
                         let new = new.to_string();
                         n.replace_str(&new);
+                    }
+                });
+            }
+            Target::Nested(name_path) => {
+                let edit = |n: &Node| -> Option<String> {
+                    let api = n.get("apiVersion").and_then(Node::as_str)?;
+                    let kind = n.get("kind").and_then(Node::as_str)?;
+                    let name = n.path(name_path).and_then(Node::as_str)?;
+                    let gk = GroupKind::new(gvk::split_api_version(api).0, kind);
+                    self.renames.get(&gk, name).map(str::to_string)
+                };
+                let wants = |n: &Node| edit(n).is_some();
+                fieldspec::visit_mut(&mut o.node, path, &wants, &mut |n| {
+                    if let Some(new) = edit(n) {
+                        if let Some(slot) = n.path_mut(name_path) {
+                            slot.replace_str(&new);
+                        }
                     }
                 });
             }
