@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use crate::diag::Warning;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::model::{GroupKind, Loc, Object};
 use crate::transform::names::RenameMap;
 use crate::transform::policy::Placement;
@@ -22,40 +22,77 @@ fn describe(id: &Id) -> String {
     }
 }
 
-/// Fails on the first collision, naming both objects.
-pub fn check(objects: &[Object], plan: &Plan, renames: &RenameMap, ctx: &Ctx) -> Result<()> {
-    let mut seen: HashMap<Id, (Loc, String)> = HashMap::new();
-    let mut visit = |id: Id, loc: Loc, what: String| -> Result<()> {
-        if let Some((first, first_what)) = seen.get(&id) {
-            return Err(Error::Collision {
-                loc,
-                what,
-                first: first.clone(),
-                first_what: first_what.clone(),
-                id: describe(&id),
-            });
+/// One side of a collision.
+#[derive(Clone, Debug)]
+pub struct Party {
+    pub loc: Loc,
+    pub what: String,
+    /// A name a resource produces (a connection Secret), not an object in the input.
+    pub produced: bool,
+}
+
+/// Two things that end with the same kind, namespace and name.
+#[derive(Clone, Debug)]
+pub struct Collision {
+    pub id: String,
+    pub first: Party,
+    pub second: Party,
+}
+
+impl Collision {
+    pub fn to_error(&self) -> Error {
+        Error::Collision {
+            loc: self.second.loc.clone(),
+            what: self.second.what.clone(),
+            first: self.first.loc.clone(),
+            first_what: self.first.what.clone(),
+            id: self.id.clone(),
         }
-        seen.insert(id, (loc, what));
-        Ok(())
+    }
+}
+
+/// Every collision, in input order (objects first, then produced names).
+pub fn find(objects: &[Object], plan: &Plan, renames: &RenameMap, ctx: &Ctx) -> Vec<Collision> {
+    let mut seen: HashMap<Id, Party> = HashMap::new();
+    let mut out = Vec::new();
+    let mut visit = |id: Id, party: Party| {
+        if let Some(first) = seen.get(&id) {
+            out.push(Collision {
+                id: describe(&id),
+                first: first.clone(),
+                second: party,
+            });
+        } else {
+            seen.insert(id, party);
+        }
     };
     for (i, o) in objects.iter().enumerate() {
-        if plan.placements[i] == Placement::DuplicateNamespace {
+        if matches!(
+            plan.placements[i],
+            Placement::DuplicateNamespace | Placement::Refused
+        ) {
             continue;
         }
         let Some(name) = o.current_name() else {
             continue;
         };
         let ns = o.current_namespace().map(str::to_string);
-        visit((o.gk.clone(), ns, name.to_string()), o.loc(), o.label())?;
+        visit(
+            (o.gk.clone(), ns, name.to_string()),
+            Party {
+                loc: o.loc(),
+                what: o.label(),
+                produced: false,
+            },
+        );
     }
     for p in &renames.produced {
+        if plan.placements[p.producer] == Placement::Refused {
+            continue;
+        }
         let producer = &objects[p.producer];
         // A produced Secret lands next to its producer, or where its ref says.
-        let ns = match (&p.namespace, ctx.identity.namespace.as_deref()) {
-            (_, Some(target)) => Some(target.to_string()),
-            (Some(ns), None) => Some(ns.clone()),
-            (None, None) => producer.current_namespace().map(str::to_string),
-        };
+        let ns = produced_namespace(p, producer, ctx);
         let what = format!(
             "the {} {:?} that {} produces",
             p.gk.kind,
@@ -64,11 +101,28 @@ pub fn check(objects: &[Object], plan: &Plan, renames: &RenameMap, ctx: &Ctx) ->
         );
         visit(
             (p.gk.clone(), ns, p.final_name.clone()),
-            p.loc.clone(),
-            what,
-        )?;
+            Party {
+                loc: p.loc.clone(),
+                what,
+                produced: true,
+            },
+        );
     }
-    Ok(())
+    out
+}
+
+/// Where a produced name lands: the target namespace when one is decided, else the
+/// namespace written next to it, else the producer's.
+pub fn produced_namespace(
+    p: &crate::transform::names::Produced,
+    producer: &Object,
+    ctx: &Ctx,
+) -> Option<String> {
+    match (&p.namespace, ctx.identity.namespace.as_deref()) {
+        (_, Some(target)) => Some(target.to_string()),
+        (Some(ns), None) => Some(ns.clone()),
+        (None, None) => producer.current_namespace().map(str::to_string),
+    }
 }
 
 /// A render without identity passes duplicates through, with a warning: Argo CD would

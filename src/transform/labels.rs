@@ -143,7 +143,10 @@ pub fn apply(objects: &mut [Object], plan: &Plan, ctx: &Ctx) {
     for (i, o) in objects.iter_mut().enumerate() {
         if matches!(
             plan.placements[i],
-            Placement::SharedDefinition | Placement::OtherNamespace | Placement::DuplicateNamespace
+            Placement::SharedDefinition
+                | Placement::OtherNamespace
+                | Placement::DuplicateNamespace
+                | Placement::Refused
         ) {
             continue;
         }

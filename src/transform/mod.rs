@@ -71,32 +71,40 @@ pub struct Plan {
     pub placements: Vec<policy::Placement>,
 }
 
-/// Runs the steps on `input`.
-pub fn run(mut input: Input, ctx: &Ctx) -> Result<Output> {
+/// Everything a render with identity computed, before its documents are emitted: the
+/// transformed objects and what the render would refuse. `check` reads this directly; `run`
+/// turns the first refusal or collision into an error.
+#[derive(Debug)]
+pub struct Analysis {
+    /// The transformed objects and the stream's shape (a preview's Namespace included).
+    pub input: Input,
+    pub plan: Plan,
+    pub renames: names::RenameMap,
+    pub scopes: Scopes,
+    pub warnings: Vec<Warning>,
+    /// Objects a preview refuses (cluster-scoped or other Namespaces), in input order.
+    pub refusals: Vec<crate::error::Error>,
+    /// Objects (and produced names) that end with the same kind, namespace and name.
+    pub collisions: Vec<collide::Collision>,
+    pub input_objects: usize,
+}
+
+/// Runs steps 2–9 on `input` with an identity, collecting refusals and collisions instead of
+/// stopping at the first.
+pub fn analyze(mut input: Input, ctx: &Ctx) -> Analysis {
     let mut warnings = Vec::new();
     let input_objects = input.objects.len();
-    if !ctx.identity.is_set() {
-        collide::warn_duplicates(&input.objects, &mut warnings);
-        return Ok(Output {
-            docs: input.into_docs(),
-            input_objects,
-            warnings,
-        });
-    }
-    if input_objects == 0 {
-        // Nothing to give an identity to: no preview Namespace for an empty render either.
-        return Ok(Output::default());
-    }
     let mut decl = ctx.config.crossplane.clone();
     decl.cluster_scoped = ctx.config.cluster_scoped.clone();
     let scopes = Scopes::learn(&input.objects, &decl);
     let classes: Vec<Class> = input.objects.iter().map(|o| scopes.classify(o)).collect();
-    let placements = policy::place(&input.objects, &classes, ctx)?;
+    let mut refusals = Vec::new();
+    let placements = policy::place(&input.objects, &classes, ctx, &mut refusals);
     let mut plan = Plan {
         classes,
         placements,
     };
-    let renames = names::plan(&input.objects, &plan, ctx, &mut warnings)?;
+    let renames = names::plan(&input.objects, &plan, ctx, &mut warnings);
     names::apply(&mut input.objects, &renames, &plan, ctx);
     refs::apply(
         &mut input.objects,
@@ -110,15 +118,51 @@ pub fn run(mut input: Input, ctx: &Ctx) -> Result<Output> {
         hosts::apply(&mut input.objects, ctx, &mut warnings);
     }
     namespace::apply(&mut input, &mut plan, ctx);
-    collide::check(&input.objects, &plan, &renames, ctx)?;
+    let collisions = collide::find(&input.objects, &plan, &renames, ctx);
     labels::apply(&mut input.objects, &plan, ctx);
     claims::apply(&mut input.objects, &plan, ctx);
     policy::protect(&mut input.objects, &plan, ctx);
-    let docs = namespace::order(input, &plan);
+    Analysis {
+        input,
+        plan,
+        renames,
+        scopes,
+        warnings,
+        refusals,
+        collisions,
+        input_objects,
+    }
+}
+
+/// Runs the steps on `input`: a pass-through without identity, otherwise [`analyze`] and the
+/// documents in output order. The first refusal or collision is the error.
+pub fn run(input: Input, ctx: &Ctx) -> Result<Output> {
+    let input_objects = input.objects.len();
+    if !ctx.identity.is_set() {
+        let mut warnings = Vec::new();
+        collide::warn_duplicates(&input.objects, &mut warnings);
+        return Ok(Output {
+            docs: input.into_docs(),
+            input_objects,
+            warnings,
+        });
+    }
+    if input_objects == 0 {
+        // Nothing to give an identity to: no preview Namespace for an empty render either.
+        return Ok(Output::default());
+    }
+    let mut a = analyze(input, ctx);
+    if !a.refusals.is_empty() {
+        return Err(a.refusals.remove(0));
+    }
+    if let Some(c) = a.collisions.first() {
+        return Err(c.to_error());
+    }
+    let docs = namespace::order(a.input, &a.plan);
     Ok(Output {
         docs,
         input_objects,
-        warnings,
+        warnings: a.warnings,
     })
 }
 

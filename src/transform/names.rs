@@ -14,7 +14,6 @@ use std::collections::HashMap;
 
 use crate::config::RenameMode;
 use crate::diag::Warning;
-use crate::error::Result;
 use crate::model::scope::{Class, Role};
 use crate::model::{GroupKind, Loc, Object, fieldspec};
 use crate::naming::{self, NameRule};
@@ -139,12 +138,7 @@ fn is_renamed(plan: &Plan, i: usize, mode: RenameMode) -> bool {
 }
 
 /// Computes the rename map, and warns about names left as they were that are not valid.
-pub fn plan(
-    objects: &[Object],
-    plan: &Plan,
-    ctx: &Ctx,
-    warnings: &mut Vec<Warning>,
-) -> Result<RenameMap> {
+pub fn plan(objects: &[Object], plan: &Plan, ctx: &Ctx, warnings: &mut Vec<Warning>) -> RenameMap {
     let mut map = RenameMap::default();
     let suffix = ctx.suffix();
     let secret_rule = NameRule::Subdomain { max: 253 };
@@ -194,7 +188,7 @@ pub fn plan(
             });
         }
     }
-    Ok(map)
+    map
 }
 
 /// Writes the new names into `metadata.name` and `metadata.generateName`.

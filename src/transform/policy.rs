@@ -14,7 +14,7 @@
 //! their external resources ([`orphan_managed`]). Previews add no protection and remove none
 //! that the files carry.
 
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::model::Object;
 use crate::model::scope::{Class, Role};
 use crate::transform::{Ctx, Plan};
@@ -40,10 +40,18 @@ pub enum Placement {
     ClusterInstance,
     /// Preview: an allowed cluster-scoped definition shared by every preview.
     SharedDefinition,
+    /// Refused by a preview (reported; left alone by every step).
+    Refused,
 }
 
-/// Decides every object's placement; refuses what a preview may not carry.
-pub fn place(objects: &[Object], classes: &[Class], ctx: &Ctx) -> Result<Vec<Placement>> {
+/// Decides every object's placement. What a preview may not carry is pushed to `refusals`
+/// and placed as [`Placement::Refused`], which every later step leaves alone.
+pub fn place(
+    objects: &[Object],
+    classes: &[Class],
+    ctx: &Ctx,
+    refusals: &mut Vec<Error>,
+) -> Vec<Placement> {
     let preview = ctx.identity.is_preview();
     let target = ctx.identity.namespace.as_deref();
     let mut seen_target = false;
@@ -58,7 +66,7 @@ pub fn place(objects: &[Object], classes: &[Class], ctx: &Ctx) -> Result<Vec<Pla
                     Placement::TargetNamespace
                 }
             } else if preview {
-                return Err(Error::Refused {
+                refusals.push(Error::Refused {
                     loc: o.loc(),
                     msg: format!(
                         "{} is refused in a preview: a preview renders into its own namespace {}, and may not create or change other namespaces",
@@ -66,6 +74,7 @@ pub fn place(objects: &[Object], classes: &[Class], ctx: &Ctx) -> Result<Vec<Pla
                         target.unwrap_or("")
                     ),
                 });
+                Placement::Refused
             } else {
                 Placement::OtherNamespace
             }
@@ -80,7 +89,7 @@ pub fn place(objects: &[Object], classes: &[Class], ctx: &Ctx) -> Result<Vec<Pla
                 Placement::SharedDefinition
             }
         } else {
-            return Err(Error::Refused {
+            refusals.push(Error::Refused {
                 loc: o.loc(),
                 msg: format!(
                     "{} is cluster-scoped, and a preview may only carry namespaced objects (every preview would share it, and closing one would delete it for all); list {} under preview.allowClusterScoped in gitops.yaml to allow it",
@@ -88,10 +97,11 @@ pub fn place(objects: &[Object], classes: &[Class], ctx: &Ctx) -> Result<Vec<Pla
                     o.gk
                 ),
             });
+            Placement::Refused
         };
         out.push(p);
     }
-    Ok(out)
+    out
 }
 
 /// Applies protection: `protect: true` environments, and shared definitions in previews.
