@@ -30,8 +30,43 @@ pub enum Command {
     Generate,
     /// Argo CD plugin dynamic parameters: print the parameter announcement (JSON) for the UI.
     Parameters(ParametersArgs),
+    /// Find what would break a render or a deployment, in every environment and in previews.
+    ///
+    /// Prints findings as `path:line:col: CODE message`. Exit 0: none; 1: findings; 2: the
+    /// input cannot be read or a flag is wrong.
+    Check(CheckArgs),
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// A directory or a manifest file
+    #[arg(default_value = ".", value_name = "PATH")]
+    pub path: String,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    /// Check every environment of gitops.yaml and a preview, besides the identity given
+    /// (the default when no identity is given)
+    #[arg(long)]
+    pub all_environments: bool,
+    /// The largest pull request number previews must handle (for name lengths)
+    #[arg(long, value_name = "N", default_value_t = crate::check::DEFAULT_MAX_PR)]
+    pub max_pr: u64,
+    /// Argo CD Applications or ApplicationSets (files or directories) that deploy PATH:
+    /// check what splitting it across Applications breaks
+    #[arg(long, value_name = "FILE|DIR")]
+    pub argocd: Vec<PathBuf>,
+    /// Argo CD's resource tracking method (label, annotation, annotation+label), when no
+    /// argocd-cm in the input or --argocd says it
+    #[arg(long, value_name = "METHOD")]
+    pub tracking_method: Option<String>,
+    /// Rules to skip (comma-separated codes, e.g. KG004,KG009)
+    #[arg(long, value_name = "CODES", value_delimiter = ',')]
+    pub ignore: Vec<String>,
+    /// List the rules and exit
+    #[arg(long)]
+    pub rules: bool,
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -13,6 +13,7 @@
 //!
 //! [`run`] is the binary's whole behaviour, with its streams passed in so tests can drive it.
 
+pub mod check;
 pub mod cli;
 pub mod cmp;
 pub mod config;
@@ -28,7 +29,7 @@ pub mod yaml;
 
 use std::io::{Read, Write};
 
-use cli::{Cli, Command, IdentityArgs, ParametersArgs, RenderArgs};
+use cli::{CheckArgs, Cli, Command, IdentityArgs, ParametersArgs, RenderArgs};
 use config::{IdentityRequest, Sourced};
 use diag::Warning;
 use error::Error;
@@ -70,6 +71,7 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> ExitStatus {
         Command::Render(args) => cmd_render(&args, io, &mut warnings),
         Command::Generate => cmd_generate(io, &mut warnings),
         Command::Parameters(args) => cmd_parameters(&args, io, &mut warnings),
+        Command::Check(args) => cmd_check(&args, io, &mut warnings),
         Command::Version => {
             let line = format!("kubectl-gitops {}\n", env!("CARGO_PKG_VERSION"));
             write_stdout(io, line.as_bytes()).map(|()| ExitStatus::Success)
@@ -266,4 +268,60 @@ fn cmd_parameters(
     text.push('\n');
     write_stdout(io, text.as_bytes())?;
     Ok(ExitStatus::Success)
+}
+
+/// `check`: findings on stdout, exit 1 when there are any.
+fn cmd_check(
+    args: &CheckArgs,
+    io: &mut Io<'_>,
+    warnings: &mut Vec<Warning>,
+) -> Result<ExitStatus, Error> {
+    if args.rules {
+        let mut text = String::new();
+        for r in check::RULES {
+            text.push_str(&format!("{} {:<34} {}\n", r.code, r.name, r.summary));
+        }
+        write_stdout(io, text.as_bytes())?;
+        return Ok(ExitStatus::Success);
+    }
+    if args.path == "-" {
+        return Err(Error::Usage(
+            "check reads a directory or a file, not standard input".into(),
+        ));
+    }
+    if let Some(m) = &args.tracking_method {
+        if !matches!(m.as_str(), "label" | "annotation" | "annotation+label") {
+            return Err(Error::Usage(format!(
+                "--tracking-method {m:?}: use label, annotation or annotation+label"
+            )));
+        }
+    }
+    for code in &args.ignore {
+        if !check::RULES.iter().any(|r| r.code == code) {
+            return Err(Error::Usage(format!(
+                "--ignore {code:?}: no such rule (see check --rules)"
+            )));
+        }
+    }
+    let req = check::CheckRequest {
+        path: args.path.clone(),
+        identity: identity_from_flags(&args.identity),
+        all_environments: args.all_environments,
+        max_pr: args.max_pr,
+        argocd: args.argocd.clone(),
+        tracking_method: args.tracking_method.clone(),
+        ignore: args.ignore.clone(),
+    };
+    let findings = check::check(&req, io.stdin, warnings)?;
+    let mut text = String::new();
+    for f in &findings {
+        text.push_str(&f.to_string());
+        text.push('\n');
+    }
+    write_stdout(io, text.as_bytes())?;
+    Ok(if findings.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
 }

@@ -38,6 +38,18 @@ pub fn render(
     stdin: &mut dyn Read,
     warnings: &mut Vec<Warning>,
 ) -> Result<Rendered> {
+    let (input, ctx) = prepare(req, stdin, warnings)?;
+    let mut output = transform::run(input, &ctx)?;
+    warnings.append(&mut output.warnings);
+    Ok(Rendered { output, ctx })
+}
+
+/// Everything before the steps: gitops.yaml, the resolved identity, and the objects read.
+pub fn prepare(
+    req: &Request,
+    stdin: &mut dyn Read,
+    warnings: &mut Vec<Warning>,
+) -> Result<(crate::model::Input, Ctx)> {
     let target = target(&req.path)?;
     let start = match &target {
         Target::Dir(d) => d.clone(),
@@ -51,10 +63,7 @@ pub fn render(
 
     let mut id_req = req.identity.clone();
     if id_req.dir_name.is_none() {
-        id_req.dir_name = start
-            .canonicalize()
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+        id_req.dir_name = dir_name_of(&start);
     }
     let resolved = identity::resolve(&id_req, config.as_ref())?;
     warnings.extend(resolved.warnings);
@@ -77,9 +86,27 @@ pub fn render(
         environment: resolved.environment,
         config: cfg,
     };
-    let mut output = transform::run(input, &ctx)?;
-    warnings.append(&mut output.warnings);
-    Ok(Rendered { output, ctx })
+    Ok((input, ctx))
+}
+
+fn dir_name_of(dir: &Path) -> Option<String> {
+    dir.canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+}
+
+/// The name of the directory a path renders (the directory itself, a file's folder, or the
+/// working directory for `-`): the last default for `app`.
+pub fn dir_name(path: &str) -> Option<String> {
+    let p = Path::new(path);
+    if path == "-" || p.is_file() {
+        let parent = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && path != "-");
+        dir_name_of(parent.unwrap_or(Path::new(".")))
+    } else {
+        dir_name_of(p)
+    }
 }
 
 fn target(path: &str) -> Result<Target> {

@@ -15,8 +15,9 @@ use std::sync::Arc;
 use crate::yaml::{Node, Pos};
 pub use gvk::GroupKind;
 
-/// Where something was read: a file (as the user named it) and a position in it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where something was read: a file (as the user named it) and a position in it. Ordered by
+/// file, then position.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Loc {
     pub file: Arc<str>,
     pub pos: Pos,

@@ -793,6 +793,87 @@ impl Known {
     }
 }
 
+/// gitops.yaml `references:` as table rows: (references, produced-name fields). The
+/// produced-name fields are references too: the producer's own field follows the rename of
+/// what it produces.
+pub fn config_fields(config: &crate::config::GitopsConfig) -> (Vec<RefField>, Vec<RefField>) {
+    let row = |r: &crate::config::gitops_yaml::RefSpec| RefField {
+        group: r.group.clone(),
+        kind: Some(r.kind.clone()),
+        path: r.path.clone(),
+        target: Target::Name(r.target.clone()),
+    };
+    (
+        config
+            .references
+            .iter()
+            .filter(|r| !r.produces)
+            .map(row)
+            .collect(),
+        config
+            .references
+            .iter()
+            .filter(|r| r.produces)
+            .map(row)
+            .collect(),
+    )
+}
+
+/// A reference found in an object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundRef {
+    pub target: GroupKind,
+    pub name: String,
+    /// The namespace the reference names, when it names one.
+    pub namespace: Option<String>,
+    pub loc: Loc,
+    /// The field, as a dotted path (`spec.template.spec.volumes.secret.secretName`).
+    pub field: String,
+}
+
+/// Every reference in `o` that names its target's kind (read-only; for `check`). `extra` are
+/// gitops.yaml's reference rows ([`config_fields`]).
+pub fn collect(o: &Object, extra: &[RefField]) -> Vec<FoundRef> {
+    let mut out = Vec::new();
+    for f in TABLE.iter().chain(extra) {
+        if f.kind.as_ref().is_some_and(|k| *k != o.gk.kind)
+            || f.group.as_ref().is_some_and(|g| *g != o.gk.group)
+        {
+            continue;
+        }
+        let path: Vec<&str> = f.path.iter().map(String::as_str).collect();
+        let field = f.path.join(".");
+        fieldspec::visit(&o.node, &path, &mut |n| {
+            let found = match &f.target {
+                Target::Name(gk) => n.as_str().map(|v| (gk.clone(), v.to_string(), None)),
+                Target::Typed(t) => typed_parts(t, n).and_then(|(gk, name, ns)| {
+                    gk.map(|gk| (gk, name.to_string(), ns.map(str::to_string)))
+                }),
+                Target::Nested(name_path) => (|| {
+                    let api = n.get("apiVersion").and_then(Node::as_str)?;
+                    let kind = n.get("kind").and_then(Node::as_str)?;
+                    let name = n.path(name_path).and_then(Node::as_str)?;
+                    Some((
+                        GroupKind::new(gvk::split_api_version(api).0, kind),
+                        name.to_string(),
+                        None,
+                    ))
+                })(),
+            };
+            if let Some((target, name, namespace)) = found.filter(|f| !f.1.is_empty()) {
+                out.push(FoundRef {
+                    target,
+                    name,
+                    namespace,
+                    loc: Loc::new(&o.file, n.pos),
+                    field: field.clone(),
+                });
+            }
+        });
+    }
+    out
+}
+
 /// Applies the table, gitops.yaml `references:` and the Role special case to every object.
 pub fn apply(
     objects: &mut [Object],
@@ -802,32 +883,7 @@ pub fn apply(
     ctx: &Ctx,
     warnings: &mut Vec<Warning>,
 ) {
-    let extra: Vec<RefField> = ctx
-        .config
-        .references
-        .iter()
-        .filter(|r| !r.produces)
-        .map(|r| RefField {
-            group: r.group.clone(),
-            kind: Some(r.kind.clone()),
-            path: r.path.clone(),
-            target: Target::Name(r.target.clone()),
-        })
-        .collect();
-    // The produced-name fields of `references:` are references too: the producer's own field
-    // follows the rename of what it produces.
-    let produced_fields: Vec<RefField> = ctx
-        .config
-        .references
-        .iter()
-        .filter(|r| r.produces)
-        .map(|r| RefField {
-            group: r.group.clone(),
-            kind: Some(r.kind.clone()),
-            path: r.path.clone(),
-            target: Target::Name(r.target.clone()),
-        })
-        .collect();
+    let (extra, produced_fields) = config_fields(&ctx.config);
     let known = Known::build(objects, plan, renames);
     let r = Rewriter {
         renames,

@@ -1,0 +1,68 @@
+//! KG004 `dangling-reference`.
+//!
+//! ## What it finds
+//! A reference by name (a Secret, ConfigMap, ServiceAccount, PVC, Service, ...) to a
+//! namespaced object that is neither in the input nor produced by it (connection Secrets,
+//! Certificates' Secrets and gitops.yaml `references:` count as produced). References into
+//! another namespace, the `default` ServiceAccount and cluster-scoped targets (StorageClass,
+//! ClusterRole, Composition) are fine.
+//!
+//! ## Why
+//! Such an object has to exist already in every namespace the app goes to. In a preview,
+//! which renders into a brand-new namespace, it never does: pods wait on a missing Secret.
+//! Create it with the app, or mark it as provided by the platform with the annotation
+//! `<labelPrefix>/check-ignore: KG004` on the referring object.
+//!
+//! ## Example
+//! An Ingress with `tls: [{secretName: web-tls}]` and no `web-tls` Secret or Certificate in
+//! the input: `KG004 Ingress/web: spec.tls.secretName refers to Secret "web-tls", which is not
+//! in the input ...`.
+
+use std::collections::BTreeSet;
+
+use super::{Facts, Finding, Rule};
+use crate::model::GroupKind;
+use crate::transform::names::produced_names;
+use crate::transform::refs;
+
+pub const RULE: Rule = Rule {
+    code: "KG004",
+    name: "dangling-reference",
+    summary: "a reference to a namespaced object that the input neither holds nor produces",
+    run,
+};
+
+fn run(f: &Facts, out: &mut Vec<Finding>) {
+    let mut known: BTreeSet<(GroupKind, String)> = BTreeSet::new();
+    for (i, o) in f.input.objects.iter().enumerate() {
+        if let Some(n) = &o.name {
+            known.insert((o.gk.clone(), n.clone()));
+        }
+        for (gk, name, _, _) in produced_names(o, &f.classes[i], &f.ctx) {
+            known.insert((gk, name));
+        }
+    }
+    let (extra, _) = refs::config_fields(&f.ctx.config);
+    for o in &f.input.objects {
+        for r in refs::collect(o, &extra) {
+            if r.namespace.is_some()
+                || known.contains(&(r.target.clone(), r.name.clone()))
+                || !f.scopes.is_namespaced_kind(&r.target)
+                || (r.target.is("", "ServiceAccount") && r.name == "default")
+            {
+                continue;
+            }
+            out.push(Finding {
+                loc: r.loc,
+                code: RULE.code,
+                msg: format!(
+                    "{}: {} refers to {} {:?}, which is not in the input: it must already exist in every namespace the app goes to, and a preview's new namespace will not have it",
+                    o.label(),
+                    r.field,
+                    r.target.kind,
+                    r.name
+                ),
+            });
+        }
+    }
+}
