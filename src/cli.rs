@@ -35,8 +35,114 @@ pub enum Command {
     /// Prints findings as `path:line:col: CODE message`. Exit 0: none; 1: findings; 2: the
     /// input cannot be read or a flag is wrong.
     Check(CheckArgs),
+    /// Show what changes between two identities' renders; identity-only changes are
+    /// summarised on one line. Exit 0: nothing beyond identity differs; 1: something does.
+    Diff(DiffArgs),
+    /// Promote an environment repository's files to another one, exactly, on a new branch
+    /// with an audit trail (pattern 1).
+    Promote(PromoteArgs),
+    /// Pull request environments in an infra-pr repository (pattern 3).
+    #[command(subcommand)]
+    Preview(PreviewCommand),
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// A directory or a manifest file
+    #[arg(default_value = ".", value_name = "PATH")]
+    pub path: String,
+    /// The environment to compare from
+    #[arg(long, value_name = "ENV")]
+    pub from_env: Option<String>,
+    /// A pull request to compare from (its preview)
+    #[arg(long, value_name = "N")]
+    pub from_pr: Option<String>,
+    /// The environment to compare to
+    #[arg(long, value_name = "ENV")]
+    pub to_env: Option<String>,
+    /// A pull request to compare to (its preview)
+    #[arg(long, value_name = "N")]
+    pub to_pr: Option<String>,
+    /// The application's short name for both sides
+    #[arg(long, value_name = "APP")]
+    pub app: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PromoteArgs {
+    /// The source: a directory inside an environment repository (its path in the repository
+    /// is what is promoted, unless --path says otherwise)
+    #[arg(long, value_name = "PATH_OR_GIT_DIR")]
+    pub from: PathBuf,
+    /// The target repository's checkout
+    #[arg(long, value_name = "GIT_DIR")]
+    pub to: PathBuf,
+    /// The path to promote, relative to both repositories' roots
+    #[arg(long, value_name = "P")]
+    pub path: Option<String>,
+    /// The branch to create [default: promote/<path>-<commit>]
+    #[arg(long, value_name = "B")]
+    pub branch: Option<String>,
+    /// Show the diff between the source environment's render and ...
+    #[arg(long, value_name = "E1", requires = "to_env")]
+    pub from_env: Option<String>,
+    /// ... the target environment's render of the promoted files
+    #[arg(long, value_name = "E2", requires = "from_env")]
+    pub to_env: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PreviewCommand {
+    /// Render a pull request's environment into <repo>/<app>-pr-<N>/ and commit it.
+    Up(PreviewUpArgs),
+    /// Remove a pull request's environment from the infra-pr checkout and commit that.
+    Down(PreviewDownArgs),
+    /// List the previews in the infra-pr checkout.
+    List(PreviewListArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PreviewUpArgs {
+    /// The app's directory
+    #[arg(default_value = ".", value_name = "DIR")]
+    pub dir: String,
+    /// The pull request number
+    #[arg(long, value_name = "N")]
+    pub pr: String,
+    /// The infra-pr repository's checkout
+    #[arg(long, value_name = "INFRA_PR_CHECKOUT")]
+    pub repo: PathBuf,
+    /// The application's short name
+    #[arg(long, value_name = "APP")]
+    pub app: Option<String>,
+    /// The environment the preview inherits from [default: preview.from]
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PreviewDownArgs {
+    /// The app's directory (names the preview through its app name)
+    #[arg(value_name = "DIR")]
+    pub dir: Option<String>,
+    /// The pull request number
+    #[arg(long, value_name = "N")]
+    pub pr: String,
+    /// The application's short name (instead of DIR)
+    #[arg(long, value_name = "APP")]
+    pub app: Option<String>,
+    /// The infra-pr repository's checkout
+    #[arg(long, value_name = "INFRA_PR_CHECKOUT")]
+    pub repo: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PreviewListArgs {
+    /// The infra-pr repository's checkout
+    #[arg(long, value_name = "INFRA_PR_CHECKOUT")]
+    pub repo: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -18,10 +18,14 @@ pub mod cli;
 pub mod cmp;
 pub mod config;
 pub mod diag;
+pub mod diff;
 pub mod error;
+pub mod git;
 pub mod model;
 pub mod naming;
 pub mod output;
+pub mod preview;
+pub mod promote;
 pub mod render;
 pub mod source;
 pub mod transform;
@@ -29,7 +33,10 @@ pub mod yaml;
 
 use std::io::{Read, Write};
 
-use cli::{CheckArgs, Cli, Command, IdentityArgs, ParametersArgs, RenderArgs};
+use cli::{
+    CheckArgs, Cli, Command, DiffArgs, IdentityArgs, ParametersArgs, PreviewCommand, PromoteArgs,
+    RenderArgs,
+};
 use config::{IdentityRequest, Sourced};
 use diag::Warning;
 use error::Error;
@@ -72,6 +79,9 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> ExitStatus {
         Command::Generate => cmd_generate(io, &mut warnings),
         Command::Parameters(args) => cmd_parameters(&args, io, &mut warnings),
         Command::Check(args) => cmd_check(&args, io, &mut warnings),
+        Command::Diff(args) => cmd_diff(&args, io, &mut warnings),
+        Command::Promote(args) => cmd_promote(&args, io, &mut warnings),
+        Command::Preview(cmd) => cmd_preview(cmd, io, &mut warnings),
         Command::Version => {
             let line = format!("kubectl-gitops {}\n", env!("CARGO_PKG_VERSION"));
             write_stdout(io, line.as_bytes()).map(|()| ExitStatus::Success)
@@ -324,4 +334,120 @@ fn cmd_check(
     } else {
         ExitStatus::Failure
     })
+}
+
+fn side(
+    env: &Option<String>,
+    pr: &Option<String>,
+    app: &Option<String>,
+    which: &str,
+) -> Result<diff::Side, Error> {
+    if env.is_none() && pr.is_none() {
+        return Err(Error::Usage(format!(
+            "diff needs --{which}-env or --{which}-pr"
+        )));
+    }
+    let label = match (env, pr) {
+        (Some(e), Some(p)) => format!("{e}/pr-{p}"),
+        (Some(e), None) => e.clone(),
+        (None, Some(p)) => format!("pr-{p}"),
+        (None, None) => String::new(),
+    };
+    let args = IdentityArgs {
+        app: app.clone(),
+        env: env.clone(),
+        pr: pr.clone(),
+        namespace: None,
+    };
+    let mut identity = identity_from_flags(&args);
+    for s in identity.env.iter_mut().chain(identity.pr.iter_mut()) {
+        s.source = format!("--{which}-{}", s.source.trim_start_matches("--"));
+    }
+    Ok(diff::Side { label, identity })
+}
+
+/// `diff`: stdout is the diff; exit 1 when anything beyond identity differs.
+fn cmd_diff(
+    args: &DiffArgs,
+    io: &mut Io<'_>,
+    warnings: &mut Vec<Warning>,
+) -> Result<ExitStatus, Error> {
+    let from = side(&args.from_env, &args.from_pr, &args.app, "from")?;
+    let to = side(&args.to_env, &args.to_pr, &args.app, "to")?;
+    let d = diff::diff(&args.path, &from, &to, warnings)?;
+    write_stdout(io, d.text.as_bytes())?;
+    Ok(if d.differs {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}
+
+/// `promote`: the report (and the diff, with --from-env/--to-env) on stdout.
+fn cmd_promote(
+    args: &PromoteArgs,
+    io: &mut Io<'_>,
+    warnings: &mut Vec<Warning>,
+) -> Result<ExitStatus, Error> {
+    let req = promote::PromoteRequest {
+        from: args.from.clone(),
+        to: args.to.clone(),
+        path: args.path.clone(),
+        branch: args.branch.clone(),
+        from_env: args.from_env.clone(),
+        to_env: args.to_env.clone(),
+    };
+    let p = promote::promote(&req, warnings)?;
+    write_stdout(io, p.report.as_bytes())?;
+    Ok(ExitStatus::Success)
+}
+
+fn cmd_preview(
+    cmd: PreviewCommand,
+    io: &mut Io<'_>,
+    warnings: &mut Vec<Warning>,
+) -> Result<ExitStatus, Error> {
+    let report = match cmd {
+        PreviewCommand::Up(a) => {
+            let flags = IdentityArgs {
+                app: a.app.clone(),
+                env: a.env.clone(),
+                pr: Some(a.pr.clone()),
+                namespace: None,
+            };
+            preview::up(&a.dir, identity_from_flags(&flags), &a.repo, warnings)?
+        }
+        PreviewCommand::Down(a) => {
+            let pr_flags = IdentityArgs {
+                app: a.app.clone(),
+                pr: Some(a.pr.clone()),
+                ..IdentityArgs::default()
+            };
+            // Validate the number like every identity value.
+            config::identity::resolve(
+                &identity_from_flags(&IdentityArgs {
+                    app: Some("x".into()),
+                    ..pr_flags.clone()
+                }),
+                None,
+            )?;
+            let app = match (&a.app, &a.dir) {
+                (Some(app), _) => Some(app.clone()),
+                (None, Some(dir)) => {
+                    let req = render::Request {
+                        path: dir.clone(),
+                        identity: identity_from_flags(&pr_flags),
+                        repo_root: None,
+                    };
+                    let (_, ctx) = render::prepare(&req, &mut std::io::empty(), warnings)?;
+                    ctx.identity.app
+                }
+                (None, None) => None,
+            };
+            preview::down(&a.pr, app, &a.repo)?
+        }
+        PreviewCommand::List(a) => preview::list(&a.repo)?,
+    };
+    write_stdout(io, report.as_bytes())?;
+    Ok(ExitStatus::Success)
 }
