@@ -71,15 +71,8 @@ pub fn visit_mut(
 mod tests {
     use super::*;
     use crate::yaml::emit::emit_stream;
-    use crate::yaml::parse::{Limits, parse_stream};
 
-    fn doc(src: &str) -> Node {
-        parse_stream(src, &Limits::default())
-            .map(|s| s.docs)
-            .unwrap_or_default()
-            .remove(0)
-            .root
-    }
+    use crate::yaml::test_doc as doc;
 
     #[test]
     fn walks_sequences_implicitly() {

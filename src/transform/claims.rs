@@ -108,15 +108,8 @@ fn strip_positions(n: &mut Node) {
 mod tests {
     use super::*;
     use crate::yaml::emit::emit_stream;
-    use crate::yaml::parse::{Limits, parse_stream};
 
-    fn doc(src: &str) -> Node {
-        parse_stream(src, &Limits::default())
-            .map(|s| s.docs)
-            .unwrap_or_default()
-            .remove(0)
-            .root
-    }
+    use crate::yaml::test_doc as doc;
 
     #[test]
     fn deep_merge_gitops_wins() {

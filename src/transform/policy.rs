@@ -192,13 +192,7 @@ pub fn merge_sync_options(current: &str) -> String {
 mod tests {
     use super::*;
 
-    fn doc(src: &str) -> Node {
-        crate::yaml::parse::parse_stream(src, &Default::default())
-            .map(|s| s.docs)
-            .unwrap_or_default()
-            .remove(0)
-            .root
-    }
+    use crate::yaml::test_doc as doc;
 
     #[test]
     fn managed_resources_orphan_in_their_dialect() {

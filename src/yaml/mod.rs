@@ -325,6 +325,20 @@ impl Node {
     }
 }
 
+/// The first document of `src`, for table tests (panics on invalid YAML: a broken test).
+#[cfg(test)]
+pub(crate) fn test_doc(src: &str) -> Node {
+    match parse::parse_stream(src, &parse::Limits::default()) {
+        Ok(s) if !s.docs.is_empty() => s
+            .docs
+            .into_iter()
+            .next()
+            .map(|d| d.root)
+            .unwrap_or_else(|| Node::map(Vec::new())),
+        other => panic!("test YAML does not parse: {other:?}"),
+    }
+}
+
 /// Whether a mapping key is the plain string `key` (quoted or not).
 pub fn key_is(k: &Node, key: &str) -> bool {
     matches!(&k.value, Value::Scalar(s) if s.value == key)
