@@ -4,8 +4,8 @@
 //! Objects are matched by group, kind and the name written in the files (so `web` in dev
 //! matches `web-pr-7` in a preview). Each side is normalised before comparing: its namespace
 //! (in `namespace` fields) becomes `<namespace>`, its preview suffix is removed wherever it
-//! appears (names, references, hosts), and the identity
-//! labels' values become `<app>`, `<env>`, `<pr>`. What still differs is real: a parameter,
+//! appears (names, references, hosts), and the identity labels (`<prefix>/app`, `/env`,
+//! `/pr`, in metadata, templates and selectors) are left out. What still differs is real: a parameter,
 //! a composition, a protection annotation, an environment's extra label. The output is a
 //! unified diff per object (3 lines of context), deterministic, on stdout.
 
@@ -118,15 +118,21 @@ fn normalize(n: &mut Node, ns: Option<&str>, suffix: Option<&str>, prefix: &str,
             }
         }
         Value::Map(entries) => {
+            // Identity labels are identity: a preview has a pr label (also in its selectors)
+            // that an environment does not.
+            entries.retain(|(k, v)| {
+                let key = k.scalar_text().unwrap_or("");
+                let identity = key
+                    .strip_prefix(prefix)
+                    .and_then(|r| r.strip_prefix('/'))
+                    .is_some_and(|f| matches!(f, "app" | "env" | "pr"));
+                !(identity && v.as_scalar().is_some())
+            });
             for (k, v) in entries.iter_mut() {
                 let key = k.scalar_text().unwrap_or("");
-                match key.strip_prefix(prefix).and_then(|r| r.strip_prefix('/')) {
-                    Some(field @ ("app" | "env" | "pr")) if v.as_scalar().is_some() => {
-                        let placeholder = format!("<{field}>");
-                        v.replace_str(&placeholder);
-                    }
+                match key {
                     // The target namespace, on objects and on references that carry one.
-                    _ if key == "namespace" && ns.is_some() && v.scalar_text() == ns => {
+                    "namespace" if ns.is_some() && v.scalar_text() == ns => {
                         v.replace_str("<namespace>");
                     }
                     _ => normalize(v, ns, suffix, prefix, depth + 1),

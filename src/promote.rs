@@ -157,6 +157,24 @@ pub fn promote(req: &PromoteRequest, warnings: &mut Vec<Warning>) -> Result<Prom
     let trailers = format!(
         "Promoted-from-repo: {src_name}\nPromoted-from-commit: {sha}\nPromoted-from-path: {path}"
     );
+    // The target already has the source commit and the same files at the path: nothing to do.
+    let spec = if path == "." { ":/" } else { path.as_str() };
+    if dst.test(&["merge-base", "--is-ancestor", &sha, &head])
+        && dst.test(&["diff", "--quiet", &sha, &head, "--", spec])
+    {
+        let mut report = String::new();
+        let _ = writeln!(
+            report,
+            "nothing to promote: {} already has {sha} and the same {path}",
+            dst_root.display()
+        );
+        return Ok(Promotion {
+            report,
+            branch: None,
+            commit: None,
+            differs: false,
+        });
+    }
     let fast_forward = dst.test(&["merge-base", "--is-ancestor", &head, &sha])
         && dst
             .changed_paths(&head, &sha)?
@@ -192,7 +210,6 @@ pub fn promote(req: &PromoteRequest, warnings: &mut Vec<Warning>) -> Result<Prom
     } else {
         let wt = Worktree::new(&dst, &head)?;
         wt.repo.run(&["checkout", "--quiet", "-b", &branch])?;
-        let spec = if path == "." { ":/" } else { path.as_str() };
         wt.repo
             .run(&["rm", "-r", "-q", "--ignore-unmatch", "--", spec])?;
         wt.repo.run(&["checkout", &sha, "--", spec])?;
