@@ -20,6 +20,9 @@ pub enum NameRule {
     Label,
     /// RFC 1035 label: a DNS-1123 label that starts with a letter (Service names).
     Rfc1035,
+    /// A path segment: anything but `/` and `%`, not `.` or `..` (RBAC names such as
+    /// `system:aggregated-metrics-reader`).
+    PathSegment,
 }
 
 impl NameRule {
@@ -27,6 +30,7 @@ impl NameRule {
         match self {
             NameRule::Subdomain { max } => max,
             NameRule::Label | NameRule::Rfc1035 => 63,
+            NameRule::PathSegment => 253,
         }
     }
 
@@ -42,6 +46,7 @@ impl NameRule {
             NameRule::Rfc1035 => {
                 "an RFC 1035 label (starting with a letter) of at most 63 characters".into()
             }
+            NameRule::PathSegment => "a name without '/' or '%'".into(),
         }
     }
 
@@ -52,6 +57,9 @@ impl NameRule {
                 NameRule::Label => is_dns1123_label(name),
                 NameRule::Rfc1035 => {
                     is_dns1123_label(name) && name.starts_with(|c: char| c.is_ascii_lowercase())
+                }
+                NameRule::PathSegment => {
+                    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '%'])
                 }
             }
     }
@@ -65,6 +73,11 @@ pub fn rule_for(gk: &GroupKind, class: &Class) -> NameRule {
         // Pods of a StatefulSet carry `controller-revision-hash: <name>-<10 chars>`, and a
         // CronJob's Jobs are named `<name>-<11 digits>`: both must stay within 63.
         ("apps", "StatefulSet") | ("batch", "CronJob") => NameRule::Subdomain { max: 52 },
+        // Kubernetes validates RBAC names as path segments (ValidateRBACName).
+        (
+            "rbac.authorization.k8s.io",
+            "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding",
+        ) => NameRule::PathSegment,
         // Claim, composite and managed resource names become label values and, often, cloud
         // resource names.
         _ if class.is_instance() => NameRule::Label,
@@ -81,8 +94,20 @@ pub fn is_dns1123_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
+/// Kubernetes' `IsDNS1123Subdomain`: at most 253 characters, dot-separated parts of
+/// lowercase alphanumerics and `-` that start and end alphanumeric. Unlike DNS itself,
+/// Kubernetes does not cap the parts at 63.
 pub fn is_dns1123_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+        })
 }
 
 /// First 8 lowercase hex characters of sha256(`s`).
@@ -188,5 +213,8 @@ mod tests {
         assert!(!NameRule::Subdomain { max: 253 }.allows("${APP}-db"));
         assert!(!NameRule::Rfc1035.allows("1web"));
         assert!(!NameRule::Subdomain { max: 52 }.allows(&"a".repeat(53)));
+        assert!(NameRule::Subdomain { max: 253 }.allows(&"a".repeat(86)));
+        assert!(NameRule::PathSegment.allows("system:aggregated-metrics-reader"));
+        assert!(!NameRule::PathSegment.allows("a/b"));
     }
 }

@@ -112,8 +112,11 @@ fn run(f: &Facts, out: &mut Vec<Finding>) {
                 .iter()
                 .filter(|c| match (&type_gk, &c.type_gk) {
                     (Some(t), Some(ct)) => t == ct,
-                    // Without an XRD, a claim's composite type is unknown: compare groups.
-                    (None, Some(ct)) => ct.group == o.gk.group,
+                    // Without an XRD, a claim's composite type is unknown; Crossplane's
+                    // convention names it X<claim kind> in the same group.
+                    (None, Some(ct)) => {
+                        ct.group == o.gk.group && ct.kind == format!("X{}", o.gk.kind)
+                    }
                     _ => false,
                 })
                 .filter(|c| wanted.iter().all(|w| c.labels.contains(w)))

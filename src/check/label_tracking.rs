@@ -2,8 +2,9 @@
 //!
 //! ## What it finds
 //! Claims deployed by an Argo CD that tracks resources by label
-//! (`application.resourceTrackingMethod: label` or `annotation+label` in `argocd-cm`, found in
-//! the input or the `--argocd` files, or given with `--tracking-method`).
+//! (`application.resourceTrackingMethod: label` in `argocd-cm`, found in the input or the
+//! `--argocd` files, or given with `--tracking-method`). With `annotation+label` Argo CD
+//! tracks by annotation and the label is only informational, so that is fine.
 //!
 //! ## Why
 //! Crossplane copies a claim's labels to its composite resource, the tracking label
@@ -29,7 +30,8 @@ fn run(f: &Facts, out: &mut Vec<Finding>) {
     let Some((method, at)) = &f.tracking else {
         return;
     };
-    if !method.split('+').any(|m| m.trim() == "label") {
+    // With `annotation+label`, Argo CD tracks by annotation; the label is informational.
+    if method.trim() != "label" {
         return;
     }
     let source = match at {

@@ -143,7 +143,8 @@ pub fn check(
     let req = &req;
     let mut renderings = Vec::new();
     for (label, id_req) in identities(req, &base_ctx) {
-        let resolved = identity::resolve(&id_req, Some(&base_ctx.config))?;
+        let config = Some(&base_ctx.config).filter(|c| c.found);
+        let resolved = identity::resolve(&id_req, config)?;
         let ctx = Ctx {
             identity: resolved.identity,
             environment: resolved.environment,

@@ -90,8 +90,18 @@ fn run(f: &Facts, out: &mut Vec<Finding>) {
     let template = p.ctx.identity.expand(&p.ctx.config.preview.namespace);
     if let Some(ns) = &p.ctx.identity.namespace {
         if *ns != template && template.len() > 63 {
+            // gitops.yaml when there is one; else the first object, since the name comes
+            // from the app name alone.
+            let loc = if p.ctx.config.found {
+                crate::model::Loc::file(&p.ctx.config.file)
+            } else {
+                match f.input.objects.first() {
+                    Some(o) => o.loc(),
+                    None => return,
+                }
+            };
             out.push(Finding {
-                loc: crate::model::Loc::file(&p.ctx.config.file),
+                loc,
                 code: RULE.code,
                 msg: format!(
                     "the preview namespace {template} has {} characters, over the 63 a namespace allows; previews shorten it to {ns} (shorten app: or preview.namespace)",

@@ -3,7 +3,8 @@
 //! ## What it finds
 //! A string value (a container's env value, a ConfigMap's data) that reaches a Service of the
 //! input by its plain DNS name: `http://shop-web`, `shop-web:8080`, `shop-web.<ns>.svc`, or
-//! the bare name in a `*_HOST`/`*_URL`/`*_ADDR`-like key, while previews rename every object
+//! the bare name under a key ending in `HOST`, `URL`, `ADDR`, `URI`, `ENDPOINT` or `SERVER`
+//! (`REDIS_HOST`, `db.endpoint`), while previews rename every object
 //! (`preview.rename: all`, the default).
 //!
 //! ## Why
@@ -49,9 +50,18 @@ const CONTAINERS: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
+/// Key endings that name a host (`REDIS_HOST`, `API_URL`, `db.endpoint`).
 const HOST_KEYS: &[&str] = &[
-    "HOST", "ADDR", "URL", "URI", "ENDPOINT", "SERVER", "SERVICE",
+    "HOST", "HOSTNAME", "ADDR", "ADDRESS", "URL", "URI", "ENDPOINT", "SERVER",
 ];
+
+/// Whether a key (an env name, a data key) names a host: it is, or ends with, one of
+/// [`HOST_KEYS`] after `_`, `-` or `.`.
+fn is_host_key(key: &str) -> bool {
+    let key = key.rsplit(' ').next().unwrap_or(key).to_ascii_uppercase();
+    let last = key.rsplit(['_', '-', '.']).next().unwrap_or(&key);
+    HOST_KEYS.contains(&last)
+}
 
 fn run(f: &Facts, out: &mut Vec<Finding>) {
     if f.ctx.config.preview.rename != RenameMode::All {
@@ -119,39 +129,41 @@ fn report(o: &Object, key: &str, svc: &str, text: &str, loc: Loc, out: &mut Vec<
     });
 }
 
-/// The Service a value reaches by DNS name, if any.
+/// The Service a value reaches by DNS name, if any. Linear in the value's length.
 fn reached_service<'s>(text: &str, key: &str, services: &BTreeSet<&'s str>) -> Option<&'s str> {
     let hostish = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
-    let bytes: Vec<char> = text.chars().collect();
+    let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
-    while i < bytes.len() {
-        if !hostish(bytes[i]) {
+    while i < chars.len() {
+        if !hostish(chars[i]) {
             i += 1;
             continue;
         }
         let start = i;
-        while i < bytes.len() && hostish(bytes[i]) {
+        while i < chars.len() && hostish(chars[i]) {
             i += 1;
         }
-        let token: String = bytes[start..i].iter().collect();
-        let before: String = bytes[..start].iter().collect();
-        let after = bytes.get(i).copied();
+        let token: String = chars[start..i].iter().collect();
         let (host, rest) = token.split_once('.').unwrap_or((token.as_str(), ""));
         let Some(svc) = services.get(host) else {
             continue;
         };
-        let in_cluster_suffix = rest.ends_with(".svc")
-            || rest.ends_with(".svc.cluster.local")
-            || rest.split('.').count() == 1 && !rest.is_empty() && rest.ends_with("svc");
-        let scheme = before.ends_with("://");
-        let port = after == Some(':') && bytes.get(i + 1).is_some_and(|c| c.is_ascii_digit());
-        let exact = rest.is_empty()
-            && start == 0
-            && i == bytes.len()
-            && HOST_KEYS
+        let scheme = start >= 3 && chars[start - 3..start] == [':', '/', '/'];
+        // After a `/` that is not a scheme's, the token is a path or an image name.
+        if start >= 1 && chars[start - 1] == '/' && !scheme {
+            continue;
+        }
+        let in_cluster = rest.ends_with(".svc") || rest.ends_with(".svc.cluster.local");
+        // `host:8080`, but not `redis:7.2` (an image tag).
+        let port = chars.get(i) == Some(&':') && {
+            let digits = chars[i + 1..]
                 .iter()
-                .any(|h| key.to_ascii_uppercase().contains(h));
-        if (rest.is_empty() && (scheme || port)) || in_cluster_suffix || exact {
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            digits > 0 && !chars.get(i + 1 + digits).is_some_and(|c| hostish(*c))
+        };
+        let exact = rest.is_empty() && start == 0 && i == chars.len() && is_host_key(key);
+        if (rest.is_empty() && (scheme || port)) || in_cluster || exact {
             return Some(svc);
         }
     }
@@ -180,6 +192,11 @@ mod tests {
             ("http://shop-web.example.com", "data.X", None),
             ("shop-web-admin:80", "data.X", None),
             ("the shop-web team", "data.X", None),
+            ("redis:7.2", "env CACHE_IMAGE", None),
+            ("ghcr.io/example/redis:7.2.4", "env IMAGE", None),
+            ("ghcr.io/example/redis:6379", "env IMAGE", None),
+            ("web", "env OTEL_SERVICE_NAME", None),
+            ("redis", "data.cache.host", Some("redis")),
         ] {
             assert_eq!(reached_service(text, key, &svcs), want, "{text}");
         }

@@ -29,6 +29,8 @@ pub const ARGOCD_OWNED_KEYS: &[&str] = &[
 
 #[derive(Clone, Debug)]
 pub struct GitopsConfig {
+    /// Whether it was read from a file (false: the defaults of a repository without one).
+    pub found: bool,
     /// The file, as displayed in messages.
     pub file: Arc<str>,
     /// The directory holding it: `exclude:` globs are relative to it.
@@ -105,6 +107,7 @@ pub struct RefSpec {
 impl Default for GitopsConfig {
     fn default() -> Self {
         GitopsConfig {
+            found: false,
             file: Arc::from(FILE_NAME),
             dir: PathBuf::from("."),
             app: None,
@@ -163,6 +166,7 @@ pub fn parse(text: &str, display: &str, dir: &Path) -> Result<GitopsConfig> {
     })?;
     let r = Reader { file: &file };
     let mut cfg = GitopsConfig {
+        found: true,
         file: Arc::clone(&file),
         dir: dir.to_path_buf(),
         ..GitopsConfig::default()
