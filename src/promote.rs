@@ -46,6 +46,18 @@ pub struct Promotion {
     pub differs: bool,
 }
 
+impl Promotion {
+    /// A promotion that found nothing to do, and says why.
+    fn nothing(why: String) -> Promotion {
+        Promotion {
+            report: format!("nothing to promote: {why}\n"),
+            branch: None,
+            commit: None,
+            differs: false,
+        }
+    }
+}
+
 fn canonical(p: &Path) -> Result<PathBuf> {
     p.canonicalize().map_err(|source| Error::Io {
         path: p.to_path_buf(),
@@ -162,18 +174,10 @@ pub fn promote(req: &PromoteRequest, warnings: &mut Vec<Warning>) -> Result<Prom
     if dst.test(&["merge-base", "--is-ancestor", &sha, &head])
         && dst.test(&["diff", "--quiet", &sha, &head, "--", spec])
     {
-        let mut report = String::new();
-        let _ = writeln!(
-            report,
-            "nothing to promote: {} already has {sha} and the same {path}",
+        return Ok(Promotion::nothing(format!(
+            "{} already has {sha} and the same {path}",
             dst_root.display()
-        );
-        return Ok(Promotion {
-            report,
-            branch: None,
-            commit: None,
-            differs: false,
-        });
+        )));
     }
     let fast_forward = dst.test(&["merge-base", "--is-ancestor", &head, &sha])
         && dst
@@ -216,17 +220,10 @@ pub fn promote(req: &PromoteRequest, warnings: &mut Vec<Warning>) -> Result<Prom
         if wt.repo.status(None)?.is_empty() {
             drop(wt);
             let _ = dst.run(&["branch", "-D", "--quiet", &branch]);
-            let _ = writeln!(
-                report,
-                "nothing to promote: {path} in {} already matches {sha}",
+            return Ok(Promotion::nothing(format!(
+                "{path} in {} already matches {sha}",
                 dst_root.display()
-            );
-            return Ok(Promotion {
-                report,
-                branch: None,
-                commit: None,
-                differs: false,
-            });
+            )));
         }
         let body = format!(
             "Copies {path} exactly as it is at {sha}: the files are environment-agnostic, nothing is edited."
