@@ -29,7 +29,7 @@ use crate::config::{Environment, GitopsConfig, Identity};
 use crate::diag::Warning;
 use crate::error::Result;
 use crate::model::scope::{Class, Scopes};
-use crate::model::{Input, Object, OutDoc};
+use crate::model::{Input, OutDoc};
 
 /// Everything a render needs to know besides the objects.
 #[derive(Clone, Debug, Default)]
@@ -164,9 +164,4 @@ pub fn run(input: Input, ctx: &Ctx) -> Result<Output> {
         input_objects,
         warnings: a.warnings,
     })
-}
-
-/// The objects a step should treat as one kind, by group and kind.
-pub fn is_kind(o: &Object, group: &str, kind: &str) -> bool {
-    o.gk.is(group, kind)
 }
