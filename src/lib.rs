@@ -10,6 +10,9 @@
 //! - [`transform`]: steps 2–9, in a fixed order, joined by an explicit rename map.
 //! - [`output`]: step 10, bytes for stdout or a directory.
 //! - [`render`]: one render from request to documents, shared by every command.
+//! - [`cmp`]: the Argo CD plugin's environment (`generate`, `parameters`).
+//! - [`check`]: rules that find what would break, one module per rule.
+//! - [`diff`], [`promote`], [`preview`] (over [`git`]): the three GitOps workflows.
 //!
 //! [`run`] is the binary's whole behaviour, with its streams passed in so tests can drive it.
 
