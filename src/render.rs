@@ -145,11 +145,12 @@ pub fn load_config(start: &Path, root: Option<&Path>) -> Result<Option<GitopsCon
 }
 
 /// A path as short as it can be shown: relative to the working directory when it is below it.
-fn display_relative(path: &Path) -> String {
+pub fn display_relative(path: &Path) -> String {
     let cwd = std::env::current_dir()
         .ok()
         .and_then(|c| c.canonicalize().ok());
     match cwd.and_then(|c| path.strip_prefix(&c).ok().map(Path::to_path_buf)) {
+        Some(rel) if rel.as_os_str().is_empty() => ".".into(),
         Some(rel) => rel.display().to_string(),
         None => path.display().to_string(),
     }

@@ -120,7 +120,7 @@ pub fn deployments(
             let vars = argocd_vars(&name, &app, path);
             let env = crate::cmp::from_vars(&vars, &dir_abs)?;
             warnings.extend(env.warnings);
-            let display = display_path(&dir_abs);
+            let display = render::display_relative(&dir_abs);
             let req = Request {
                 path: display,
                 identity: env.identity,
@@ -140,16 +140,6 @@ pub fn deployments(
     Ok(out)
 }
 
-fn display_path(abs: &Path) -> String {
-    let cwd = std::env::current_dir()
-        .ok()
-        .and_then(|c| c.canonicalize().ok());
-    match cwd.and_then(|c| abs.strip_prefix(&c).ok().map(Path::to_path_buf)) {
-        Some(rel) if rel.as_os_str().is_empty() => ".".into(),
-        Some(rel) => rel.display().to_string(),
-        None => abs.display().to_string(),
-    }
-}
 
 /// The variables Argo CD gives `generate` for an Application (argocd-cmp-contract.md §1).
 fn argocd_vars(name: &str, app: &Node, path: &str) -> Vec<(String, String)> {
