@@ -140,7 +140,6 @@ pub fn deployments(
     Ok(out)
 }
 
-
 /// The variables Argo CD gives `generate` for an Application (argocd-cmp-contract.md §1).
 fn argocd_vars(name: &str, app: &Node, path: &str) -> Vec<(String, String)> {
     let mut vars = vec![

@@ -60,6 +60,45 @@ pub struct Typed {
     pub kinds: &'static [&'static str],
 }
 
+impl Typed {
+    /// A mapping reference whose kind sits under `kind` (else `default_kind`) and whose group
+    /// under one of `group_keys` (else `default_group`); no namespace, any kind.
+    const fn new(
+        default_kind: Option<&'static str>,
+        default_group: Option<&'static str>,
+        group_keys: &'static [&'static str],
+    ) -> Typed {
+        Typed {
+            default_kind,
+            default_group,
+            kind_key: Some("kind"),
+            group_keys,
+            ns_key: None,
+            ns_required: false,
+            kinds: &[],
+        }
+    }
+
+    /// The reference carries its target's namespace under `namespace`.
+    const fn namespaced(mut self) -> Typed {
+        self.ns_key = Some("namespace");
+        self
+    }
+
+    /// ... and the namespace must be written even when the reference has none.
+    const fn namespace_required(mut self) -> Typed {
+        self.ns_key = Some("namespace");
+        self.ns_required = true;
+        self
+    }
+
+    /// Only these kinds are references to objects.
+    const fn only(mut self, kinds: &'static [&'static str]) -> Typed {
+        self.kinds = kinds;
+        self
+    }
+}
+
 /// One reference field: which objects hold it, where, and what it refers to.
 #[derive(Clone, Debug)]
 pub struct RefField {
@@ -229,15 +268,7 @@ fn build_table() -> Vec<RefField> {
         &["spec", "volumeAttributesClassName"],
         name("storage.k8s.io", "VolumeAttributesClass"),
     );
-    let data_source = Target::Typed(Typed {
-        default_kind: None,
-        default_group: Some(""),
-        kind_key: Some("kind"),
-        group_keys: API_GROUP,
-        ns_key: Some("namespace"),
-        ns_required: false,
-        kinds: &[],
-    });
+    let data_source = Target::Typed(Typed::new(None, Some(""), API_GROUP).namespaced());
     add(
         Some(""),
         &["PersistentVolumeClaim"],
@@ -254,15 +285,9 @@ fn build_table() -> Vec<RefField> {
         Some(""),
         &["PersistentVolume"],
         &["spec", "claimRef"],
-        Target::Typed(Typed {
-            default_kind: Some("PersistentVolumeClaim"),
-            default_group: Some(""),
-            kind_key: Some("kind"),
-            group_keys: API_VERSION,
-            ns_key: Some("namespace"),
-            ns_required: false,
-            kinds: &[],
-        }),
+        Target::Typed(
+            Typed::new(Some("PersistentVolumeClaim"), Some(""), API_VERSION).namespaced(),
+        ),
     );
     add(
         Some(""),
@@ -284,15 +309,7 @@ fn build_table() -> Vec<RefField> {
     );
 
     // Scaling: HPA, VPA, KEDA.
-    let scale_target = Target::Typed(Typed {
-        default_kind: None,
-        default_group: Some(""),
-        kind_key: Some("kind"),
-        group_keys: API_VERSION,
-        ns_key: None,
-        ns_required: false,
-        kinds: &[],
-    });
+    let scale_target = Target::Typed(Typed::new(None, Some(""), API_VERSION));
     add(
         Some("autoscaling"),
         &["HorizontalPodAutoscaler"],
@@ -303,15 +320,7 @@ fn build_table() -> Vec<RefField> {
         Some("keda.sh"),
         &["ScaledObject"],
         &["spec", "scaleTargetRef"],
-        Target::Typed(Typed {
-            default_kind: Some("Deployment"),
-            default_group: Some("apps"),
-            kind_key: Some("kind"),
-            group_keys: API_VERSION,
-            ns_key: None,
-            ns_required: false,
-            kinds: &[],
-        }),
+        Target::Typed(Typed::new(Some("Deployment"), Some("apps"), API_VERSION)),
     );
 
     // Networking: Service backends, TLS secrets, classes.
@@ -355,15 +364,7 @@ fn build_table() -> Vec<RefField> {
             &["spec", "ingressClassName"],
             name("networking.k8s.io", "IngressClass"),
         );
-        let resource = Target::Typed(Typed {
-            default_kind: None,
-            default_group: Some(""),
-            kind_key: Some("kind"),
-            group_keys: API_GROUP,
-            ns_key: None,
-            ns_required: false,
-            kinds: &[],
-        });
+        let resource = Target::Typed(Typed::new(None, Some(""), API_GROUP));
         add(
             g,
             &["Ingress"],
@@ -406,29 +407,20 @@ fn build_table() -> Vec<RefField> {
         Some("rbac.authorization.k8s.io"),
         &["RoleBinding", "ClusterRoleBinding"],
         &["roleRef"],
-        Target::Typed(Typed {
-            default_kind: None,
-            default_group: Some("rbac.authorization.k8s.io"),
-            kind_key: Some("kind"),
-            group_keys: API_GROUP,
-            ns_key: None,
-            ns_required: false,
-            kinds: &["Role", "ClusterRole"],
-        }),
+        Target::Typed(
+            Typed::new(None, Some("rbac.authorization.k8s.io"), API_GROUP)
+                .only(&["Role", "ClusterRole"]),
+        ),
     );
     add(
         Some("rbac.authorization.k8s.io"),
         &["RoleBinding", "ClusterRoleBinding"],
         &["subjects"],
-        Target::Typed(Typed {
-            default_kind: None,
-            default_group: Some(""),
-            kind_key: Some("kind"),
-            group_keys: API_GROUP,
-            ns_key: Some("namespace"),
-            ns_required: true,
-            kinds: &["ServiceAccount"],
-        }),
+        Target::Typed(
+            Typed::new(None, Some(""), API_GROUP)
+                .namespace_required()
+                .only(&["ServiceAccount"]),
+        ),
     );
     add(
         Some(""),
@@ -444,14 +436,10 @@ fn build_table() -> Vec<RefField> {
     );
 
     // Services behind API machinery.
+    // A `{name, namespace}` mapping that is always a Service (it has no kind key).
     let service = Target::Typed(Typed {
-        default_kind: Some("Service"),
-        default_group: Some(""),
         kind_key: None,
-        group_keys: NO_GROUP,
-        ns_key: Some("namespace"),
-        ns_required: true,
-        kinds: &[],
+        ..Typed::new(Some("Service"), Some(""), NO_GROUP).namespace_required()
     });
     add(
         Some("admissionregistration.k8s.io"),
@@ -496,25 +484,11 @@ fn build_table() -> Vec<RefField> {
     // Gateway API.
     let gw = Some("gateway.networking.k8s.io");
     let routes = ["HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute"];
-    let parent = Target::Typed(Typed {
-        default_kind: Some("Gateway"),
-        default_group: Some("gateway.networking.k8s.io"),
-        kind_key: Some("kind"),
-        group_keys: GROUP,
-        ns_key: Some("namespace"),
-        ns_required: false,
-        kinds: &[],
-    });
+    let parent = Target::Typed(
+        Typed::new(Some("Gateway"), Some("gateway.networking.k8s.io"), GROUP).namespaced(),
+    );
     let backend = |default_kind: &'static str| {
-        Target::Typed(Typed {
-            default_kind: Some(default_kind),
-            default_group: Some(""),
-            kind_key: Some("kind"),
-            group_keys: GROUP,
-            ns_key: Some("namespace"),
-            ns_required: false,
-            kinds: &[],
-        })
+        Target::Typed(Typed::new(Some(default_kind), Some(""), GROUP).namespaced())
     };
     add(gw, &routes, &["spec", "parentRefs"], parent);
     add(
@@ -542,15 +516,7 @@ fn build_table() -> Vec<RefField> {
         ],
         backend("Service"),
     );
-    let extension = Target::Typed(Typed {
-        default_kind: None,
-        default_group: Some(""),
-        kind_key: Some("kind"),
-        group_keys: GROUP,
-        ns_key: None,
-        ns_required: false,
-        kinds: &[],
-    });
+    let extension = Target::Typed(Typed::new(None, Some(""), GROUP));
     add(
         gw,
         &routes,
@@ -584,15 +550,7 @@ fn build_table() -> Vec<RefField> {
     // Policy attachment (Gateway API, Envoy Gateway, Istio, Kuadrant, ...) and the
     // VerticalPodAutoscaler: `targetRef(s)` with kind, name and a group (or apiVersion), on
     // any kind.
-    let target_ref = Target::Typed(Typed {
-        default_kind: None,
-        default_group: Some(""),
-        kind_key: Some("kind"),
-        group_keys: ANY_GROUP_KEY,
-        ns_key: Some("namespace"),
-        ns_required: false,
-        kinds: &[],
-    });
+    let target_ref = Target::Typed(Typed::new(None, Some(""), ANY_GROUP_KEY).namespaced());
     add(None, &[], &["spec", "targetRef"], target_ref.clone());
     add(None, &[], &["spec", "targetRefs"], target_ref);
 
@@ -627,32 +585,32 @@ fn build_table() -> Vec<RefField> {
         &["spec", "crossplane", "compositionRevisionRef", "name"],
         name("apiextensions.crossplane.io", "CompositionRevision"),
     );
-    let object_ref = |ns: Option<&'static str>| {
-        Target::Typed(Typed {
-            default_kind: None,
-            default_group: Some(""),
-            kind_key: Some("kind"),
-            group_keys: API_VERSION,
-            ns_key: ns,
-            ns_required: false,
-            kinds: &[],
-        })
-    };
+    let object_ref = Typed::new(None, Some(""), API_VERSION);
     // A claim bound to a composite resource, a v1 composite resource's claim and composed
     // resources (rarely in git, but then they must follow renames).
-    add(None, &[], &["spec", "resourceRef"], object_ref(None));
+    add(
+        None,
+        &[],
+        &["spec", "resourceRef"],
+        Target::Typed(object_ref.clone()),
+    );
     add(
         None,
         &[],
         &["spec", "claimRef"],
-        object_ref(Some("namespace")),
+        Target::Typed(object_ref.clone().namespaced()),
     );
-    add(None, &[], &["spec", "resourceRefs"], object_ref(None));
+    add(
+        None,
+        &[],
+        &["spec", "resourceRefs"],
+        Target::Typed(object_ref.clone()),
+    );
     add(
         None,
         &[],
         &["spec", "crossplane", "resourceRefs"],
-        object_ref(None),
+        Target::Typed(object_ref.clone()),
     );
     // Usages protect one object from deletion while another uses it.
     for group in ["apiextensions.crossplane.io", "protection.crossplane.io"] {
@@ -669,15 +627,7 @@ fn build_table() -> Vec<RefField> {
         None,
         &[],
         &["spec", "providerConfigRef"],
-        Target::Typed(Typed {
-            default_kind: Some("ProviderConfig"),
-            default_group: None,
-            kind_key: Some("kind"),
-            group_keys: NO_GROUP,
-            ns_key: None,
-            ns_required: false,
-            kinds: &[],
-        }),
+        Target::Typed(Typed::new(Some("ProviderConfig"), None, NO_GROUP)),
     );
 
     // cert-manager and External Secrets.
@@ -691,15 +641,7 @@ fn build_table() -> Vec<RefField> {
         Some("cert-manager.io"),
         &["Certificate"],
         &["spec", "issuerRef"],
-        Target::Typed(Typed {
-            default_kind: Some("Issuer"),
-            default_group: Some("cert-manager.io"),
-            kind_key: Some("kind"),
-            group_keys: GROUP,
-            ns_key: None,
-            ns_required: false,
-            kinds: &[],
-        }),
+        Target::Typed(Typed::new(Some("Issuer"), Some("cert-manager.io"), GROUP)),
     );
     add(
         Some("external-secrets.io"),
@@ -711,15 +653,11 @@ fn build_table() -> Vec<RefField> {
         Some("external-secrets.io"),
         &["ExternalSecret"],
         &["spec", "secretStoreRef"],
-        Target::Typed(Typed {
-            default_kind: Some("SecretStore"),
-            default_group: Some("external-secrets.io"),
-            kind_key: Some("kind"),
-            group_keys: NO_GROUP,
-            ns_key: None,
-            ns_required: false,
-            kinds: &[],
-        }),
+        Target::Typed(Typed::new(
+            Some("SecretStore"),
+            Some("external-secrets.io"),
+            NO_GROUP,
+        )),
     );
 
     t
