@@ -51,6 +51,10 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
+#[path = "support/kubectl.rs"]
+mod kubectl;
+use kubectl::{find_on_path, kubectls};
+
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
 // ---------------------------------------------------------------------------------------------
@@ -61,35 +65,6 @@ fn root() -> PathBuf {
 
 fn read(rel: &str) -> String {
     fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
-
-/// An executable named `name` in a directory of `$PATH`.
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = env::var_os("PATH")?;
-    env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file() && p.metadata().is_ok_and(|m| m.mode() & 0o111 != 0))
-}
-
-/// `kubectl` from PATH, then `kubectl.1.33` when it sits next to the resolved `kubectl`.
-fn kubectls(test: &str) -> Vec<PathBuf> {
-    let Some(kubectl) = find_on_path("kubectl") else {
-        eprintln!("{test}: SKIPPED: kubectl is not on PATH");
-        return Vec::new();
-    };
-    let mut all = vec![kubectl.clone()];
-    let resolved = fs::canonicalize(&kubectl).unwrap();
-    let sibling = resolved.parent().unwrap().join("kubectl.1.33");
-    if sibling.is_file() {
-        all.push(sibling);
-    } else {
-        eprintln!(
-            "{test}: note: no kubectl.1.33 next to {}; only {} checked",
-            resolved.display(),
-            kubectl.display()
-        );
-    }
-    all
 }
 
 fn show(out: &Output) -> String {

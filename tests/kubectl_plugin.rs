@@ -26,11 +26,15 @@
 use std::env;
 use std::ffi::OsString;
 use std::fs;
-use std::os::unix::fs::{MetadataExt, symlink};
+use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use tempfile::TempDir;
+
+#[path = "support/kubectl.rs"]
+mod kubectl;
+use kubectl::kubectls;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -38,35 +42,6 @@ fn root() -> PathBuf {
 
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_kubectl-gitops"))
-}
-
-/// An executable named `name` in a directory of `$PATH`.
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = env::var_os("PATH")?;
-    env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file() && p.metadata().is_ok_and(|m| m.mode() & 0o111 != 0))
-}
-
-/// `kubectl` from PATH, then `kubectl.1.33` when it sits next to the resolved `kubectl`.
-fn kubectls(test: &str) -> Vec<PathBuf> {
-    let Some(kubectl) = find_on_path("kubectl") else {
-        eprintln!("{test}: SKIPPED: kubectl is not on PATH");
-        return Vec::new();
-    };
-    let mut all = vec![kubectl.clone()];
-    let resolved = fs::canonicalize(&kubectl).unwrap();
-    let sibling = resolved.parent().unwrap().join("kubectl.1.33");
-    if sibling.is_file() {
-        all.push(sibling);
-    } else {
-        eprintln!(
-            "{test}: note: no kubectl.1.33 next to {}; only {} checked",
-            resolved.display(),
-            kubectl.display()
-        );
-    }
-    all
 }
 
 /// PATH with `first` in front of the test process's PATH.
