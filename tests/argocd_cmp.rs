@@ -1,7 +1,7 @@
 //! `kubectl-gitops generate` and `parameters` as Argo CD's CMP sidecar runs them (issue 3, items
 //! 1, 2 and 7), through `support/cmp_harness.rs`, which plays `argocd-cmp-server`.
 //!
-//! Reproduced from Argo CD (`../shared/docs/argocd-cmp-contract.md`, read from its code): the
+//! Reproduced from Argo CD (read from its code, `cmpserver/plugin/plugin.go` and the repo-server): the
 //! per-request extraction of the repository (a fresh `<work root>/<uuid>/`, files 0644,
 //! folders 0755, relative symlinks kept); the command line from plugin.yaml exec'd without a
 //! shell, found on the sidecar's PATH, in `<root>/<spec.source.path>`; an environment holding

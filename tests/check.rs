@@ -21,7 +21,7 @@
 //! tests); the list is empty.
 //!
 //! # Corpus
-//! Over `../shared/corpus` (or `$KUBECTL_GITOPS_CORPUS`): `check` on every repository and on
+//! Over `tests/corpus` (or `$KUBECTL_GITOPS_CORPUS`): `check` on every repository and on
 //! every Crossplane file never fails to run, and its output is well formed (a per-code count
 //! table goes to stderr: `cargo test --test check -- --nocapture`); and every claim and
 //! composite resource of the Crossplane material renders in a preview with consistent names

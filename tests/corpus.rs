@@ -1,10 +1,10 @@
-//! Fidelity and determinism of `kubectl-gitops render` over the shared corpus of real-world
-//! manifests (`../shared/corpus`, or `$KUBECTL_GITOPS_CORPUS`) and over the tricky-values fixture.
+//! Fidelity and determinism of `kubectl-gitops render` over the corpus of real-world manifests
+//! (`tests/corpus`, or `$KUBECTL_GITOPS_CORPUS`) and over the tricky-values fixture.
 //!
 //! Issue 2, item 5, and DESIGN.md §4.1 and §6 ask for four things, tested below in this order:
 //!
 //! 1. A render without identity is a lossless pass-through: every corpus file is rendered into a
-//!    mirror tree and `../shared/tools/yaml-equiv` must find mirror and corpus equal as the
+//!    mirror tree and `tests/tools/yaml-equiv` must find mirror and corpus equal as the
 //!    Kubernetes client libraries, YAML 1.1 and YAML 1.2 read them.
 //! 2. Duplicate keys are reported with their location and the last value wins; YAML-1.1-only
 //!    values keep their text.
@@ -15,8 +15,11 @@
 //!    identity (names, namespace, identity labels, the preview Namespace) changes, as seen by the
 //!    Kubernetes reader and by yaml-equiv's YAML 1.1 and 1.2 readers.
 //!
-//! The tests drive the real binary. The corpus and the shared tools live outside this repository:
-//! when either is missing, the test prints why it is skipped and passes. Renders run on a small
+//! The tests drive the real binary. The corpus and the comparison tools are in this repository
+//! (`tests/corpus`, `tests/tools`); the readers need PyYAML and Go (Debian's golang-go and
+//! golang-k8s-sigs-yaml-dev), which `scripts/test` installs and builds before `cargo test`. When
+//! a reader cannot run, the test prints why it is skipped and passes, except under
+//! `KUBECTL_GITOPS_REQUIRE_TOOLS=1` (set by `scripts/test`), where that fails. Renders run on a small
 //! pool of threads (one per core), so the whole file takes seconds in release mode. Counts are
 //! printed on stderr (visible with `cargo test --test corpus -- --nocapture`).
 
@@ -37,7 +40,7 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-gitops");
 
 // ---------------------------------------------------------------------------------------------
-// Locations of the corpus and the shared tools.
+// Locations of the corpus and the comparison tools.
 // ---------------------------------------------------------------------------------------------
 
 fn manifest_dir() -> PathBuf {
@@ -59,7 +62,7 @@ fn skip(why: String) {
 fn corpus_root(test: &str) -> Option<PathBuf> {
     let root = match env::var_os("KUBECTL_GITOPS_CORPUS") {
         Some(dir) => PathBuf::from(dir),
-        None => manifest_dir().join("../shared/corpus"),
+        None => manifest_dir().join("tests/corpus"),
     };
     if root.is_dir() {
         Some(root)
@@ -72,27 +75,44 @@ fn corpus_root(test: &str) -> Option<PathBuf> {
     }
 }
 
-/// The shared comparison tools (`yaml-equiv` and the Kubernetes reader `k8s-yaml`).
+/// The comparison tools (`yaml-equiv` and the Kubernetes reader `k8s-yaml`), in `tests/tools`.
 struct Tools {
     yaml_equiv: PathBuf,
     k8s_yaml: PathBuf,
 }
 
+/// The tools, with the Kubernetes reader built (once, under a lock: `tests/tools/k8s-yaml/build`)
+/// and PyYAML importable; `None` after saying why when either cannot run.
 fn tools(test: &str) -> Option<Tools> {
-    let dir = manifest_dir().join("../shared/tools");
-    let tools = Tools {
-        yaml_equiv: dir.join("yaml-equiv"),
-        k8s_yaml: dir.join("k8s-yaml/k8s-yaml"),
+    let dir = manifest_dir().join("tests/tools");
+    let build = Command::new(dir.join("k8s-yaml/build")).output();
+    let k8s_yaml = match build {
+        Ok(out) if out.status.success() => PathBuf::from(text(&out.stdout).trim_end()),
+        Ok(out) => {
+            skip(format!(
+                "{test}: SKIPPED: the Kubernetes reader cannot be built: {}",
+                text(&out.stderr).trim_end()
+            ));
+            return None;
+        }
+        Err(e) => {
+            skip(format!(
+                "{test}: SKIPPED: cannot run tests/tools/k8s-yaml/build: {e}"
+            ));
+            return None;
+        }
     };
-    if tools.yaml_equiv.is_file() && tools.k8s_yaml.is_file() {
-        Some(tools)
-    } else {
+    let pyyaml = Command::new("python3").args(["-c", "import yaml"]).output();
+    if !pyyaml.is_ok_and(|o| o.status.success()) {
         skip(format!(
-            "{test}: SKIPPED: the shared tools yaml-equiv and k8s-yaml/k8s-yaml are not in {}",
-            dir.display()
+            "{test}: SKIPPED: python3 with PyYAML is needed by tests/tools/yaml-equiv"
         ));
-        None
+        return None;
     }
+    Some(Tools {
+        yaml_equiv: dir.join("yaml-equiv"),
+        k8s_yaml,
+    })
 }
 
 /// Every `*.yaml` / `*.yml` (and `*.json`, which yaml-equiv reads as well, so that both sides of
@@ -223,7 +243,7 @@ fn yaml_equiv(tools: &Tools, schema: &str, expected: &Path, actual: &Path) -> Eq
 }
 
 /// The non-empty documents of `files` as the Kubernetes client libraries read them: one JSON
-/// text per document, from `../shared/tools/k8s-yaml` (k8s.io/apimachinery's document splitting
+/// text per document, from `tests/tools/k8s-yaml` (k8s.io/apimachinery's document splitting
 /// and sigs.k8s.io/yaml's YAMLToJSON). Its stdout is split on "\n" only: a string may hold a raw
 /// NEL (U+0085) or other characters that a general "lines" function would split on.
 fn k8s_documents(tools: &Tools, files: &[PathBuf]) -> Vec<String> {
@@ -824,11 +844,9 @@ fn fixture_input() -> PathBuf {
     manifest_dir().join("tests/fixtures/tricky-values/input")
 }
 
-// Why not `yaml-equiv --schema all` here: its k8s mode splits the Kubernetes reader's JSON output
-// with Python's `str.splitlines()`, which also splits on the raw NEL (U+0085) that Go's JSON
-// encoder leaves unescaped in this fixture's `next-line` value, and then fails to parse JSON
-// (a defect of the shared tool, which is not ours to edit). So yaml-equiv checks YAML 1.1 and
-// 1.2 (`--schema both`), and the Kubernetes view is compared here from k8s-yaml's output.
+// yaml-equiv checks YAML 1.1 and 1.2 (`--schema both`); the Kubernetes view is compared here
+// from k8s-yaml's output, as JSON text, which also catches number formatting that equal values
+// hide and reports differences by path.
 #[test]
 fn tricky_values_pass_through_unchanged() {
     const TEST: &str = "tricky_values_pass_through_unchanged";

@@ -2,7 +2,7 @@
 //! Component, the `Dockerfile`, `plugin.yaml`, and the runtime behaviour the image relies on.
 //!
 //! Argo CD only runs a Config Management Plugin if the sidecar is wired exactly as its code
-//! expects (`../shared/docs/argocd-cmp-contract.md` §4): `argocd-cmp-server` (copied into the
+//! expects (Argo CD's `cmpserver/` and its repo-server manifests): `argocd-cmp-server` (copied into the
 //! `var-files` volume by the repo-server's init container) as the entrypoint, uid 999 so the
 //! repo-server can reach the socket, the `plugins` volume shared with the repo-server, and its
 //! own `cmp-tmp` volume at `/tmp`, never the repo-server's `tmp`. A mistake there is only seen

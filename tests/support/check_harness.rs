@@ -1,6 +1,6 @@
 //! Running `kubectl-gitops` for `tests/check.rs`: the binary with a clean environment and a
 //! time limit, findings parsed from its output, the golden files of `tests/check/<case>/`,
-//! a small thread pool and the location of the shared corpus.
+//! a small thread pool and the location of the corpus.
 //!
 //! Included with `#[path = "support/check_harness.rs"]`; only `tests/check.rs` uses it.
 
@@ -241,7 +241,7 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
 pub fn corpus_root(test: &str) -> Option<PathBuf> {
     let dir = match env::var_os("KUBECTL_GITOPS_CORPUS") {
         Some(d) => PathBuf::from(d),
-        None => root().join("../shared/corpus"),
+        None => root().join("tests/corpus"),
     };
     if dir.is_dir() {
         // Canonical, so that paths in messages read `/.../corpus/<repo>/...`.

@@ -1,8 +1,8 @@
 //! A stand-in for `argocd-cmp-server` (Argo CD's Config Management Plugin sidecar), shared by
 //! `tests/argocd_cmp.rs` and `tests/examples.rs` (`#[path = "support/cmp_harness.rs"]`).
 //!
-//! What it reproduces, following `../shared/docs/argocd-cmp-contract.md` (read from Argo CD's
-//! code at master `37ee0097cf85`):
+//! What it reproduces, read from Argo CD's code at master `37ee0097cf85` (`cmpserver/plugin/`,
+//! `reposerver/repository/repository.go`, `util/io/files/tar.go`):
 //! - **The extracted repository** (§3 "Source shipping"): a fresh work root
 //!   (`<tmp>/_cmp_server`, mode 0700) and under it a per-request `<uuid>/` (0755) holding the
 //!   repository files an Application needs, copied the way `files.Untgz` writes them without
