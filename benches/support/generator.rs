@@ -140,7 +140,7 @@ fn claim_name(k: usize) -> String {
     format!(
         "{}-{}",
         app_name(k),
-        if k % 2 == 0 { "db" } else { "cache" }
+        if k.is_multiple_of(2) { "db" } else { "cache" }
     )
 }
 
@@ -358,7 +358,7 @@ fn service(s: &mut String, k: usize, c: &Counts) {
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n"
     );
     labels(s, "  ", &name, "api");
-    if k % 4 == 0 {
+    if k.is_multiple_of(4) {
         w!(
             s,
             "  annotations:\n    service.beta.kubernetes.io/aws-load-balancer-internal: \"true\"\n"
@@ -400,7 +400,7 @@ fn configmap(s: &mut String, k: usize) {
         );
     }
     w!(s, "    logging:\n      level: info\n      format: json\n");
-    if k % 2 == 0 {
+    if k.is_multiple_of(2) {
         w!(
             s,
             "  nginx.conf: |\n    worker_processes auto;\n    events {{ worker_connections 1024; }}\n    http {{\n      server {{\n        listen 8081;\n        location / {{\n          proxy_pass http://127.0.0.1:8080;\n          proxy_set_header Host $host;\n        }}\n        location /static/ {{ root /srv; expires 7d; }}\n      }}\n    }}\n"
@@ -437,7 +437,7 @@ fn secret(s: &mut String, k: usize) {
 fn claim(s: &mut String, k: usize) {
     let name = claim_name(k);
     let app = app_name(k);
-    if k % 2 == 0 {
+    if k.is_multiple_of(2) {
         w!(s, "# Source: {app}/templates/database.yaml\n");
         w!(
             s,
