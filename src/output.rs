@@ -9,10 +9,12 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::model::{Loc, Object, OutDoc};
+use crate::model::{Loc, Object, OutDoc, SourceRef};
 use crate::yaml::Node;
-use crate::yaml::emit::{emit_document, emit_stream};
+use crate::yaml::emit::emit_document;
 use crate::yaml::json::to_json;
+use crate::yaml::splice::write_piece;
+use crate::yaml::split::Piece;
 
 /// Output formats of `-o`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -29,7 +31,7 @@ pub const OUT_DIR_MARKER: &str = ".kubectl-gitops-out";
 
 pub fn to_bytes(docs: &[OutDoc], format: Format) -> Result<Vec<u8>> {
     match format {
-        Format::Yaml => Ok(emit_stream(docs.iter().map(|d| &d.node)).into_bytes()),
+        Format::Yaml => Ok(yaml_stream(docs)?.into_bytes()),
         Format::Json => {
             let mut out = String::new();
             for d in docs {
@@ -40,9 +42,84 @@ pub fn to_bytes(docs: &[OutDoc], format: Format) -> Result<Vec<u8>> {
     }
 }
 
+/// The YAML stream: each document's source text with the render's edits, in output order.
+///
+/// Pieces of text that follow each other in a file are written as they are, so a render
+/// without identity is the input byte for byte. Elsewhere (files joined, a document moved to
+/// the front, one written by the program) a line break is added where one is missing, and a
+/// `---` line unless the next piece starts with one (DESIGN.md §4.1). A stream that would
+/// start with `{` and hold more than one document starts with `---`: Argo CD would otherwise
+/// take it for a stream of JSON objects.
+pub fn yaml_stream(docs: &[OutDoc]) -> Result<String> {
+    let mut out = String::new();
+    let mut prev: Option<&SourceRef> = None;
+    let mut count = 0;
+    for d in docs {
+        for t in &d.lead {
+            join(&mut out, prev, Some(t));
+            out.push_str(&t.text[t.piece.start..t.piece.end]);
+            prev = Some(t);
+        }
+        join(&mut out, prev, d.source.as_ref());
+        match &d.source {
+            Some(src) => {
+                // A document moved to the front of the stream needs no separator line.
+                let piece = if out.is_empty() && src.piece.start > 0 {
+                    Piece {
+                        start: src.piece.body,
+                        ..src.piece
+                    }
+                } else {
+                    src.piece
+                };
+                write_piece(&mut out, &src.text, piece, Some(&d.node)).map_err(|e| {
+                    Error::Refused {
+                        loc: Loc::new(&d.file, e.pos),
+                        msg: e.msg,
+                    }
+                })?
+            }
+            None => emit_document(&mut out, &d.node),
+        }
+        count += 1;
+        prev = d.source.as_ref();
+        for t in &d.trail {
+            join(&mut out, prev, Some(t));
+            out.push_str(&t.text[t.piece.start..t.piece.end]);
+            prev = Some(t);
+        }
+    }
+    if count > 1 && out.trim_start().starts_with('{') {
+        out.insert_str(0, "---\n");
+    }
+    Ok(out)
+}
+
+/// What goes between two pieces of output (see [`yaml_stream`]).
+fn join(out: &mut String, prev: Option<&SourceRef>, next: Option<&SourceRef>) {
+    if out.is_empty() {
+        return;
+    }
+    if let (Some(p), Some(n)) = (prev, next) {
+        if std::sync::Arc::ptr_eq(&p.text, &n.text) && p.piece.end == n.piece.start {
+            return;
+        }
+    }
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    if next.is_none_or(|n| n.piece.body == n.piece.start) {
+        out.push_str("---\n");
+    }
+}
+
 fn json_line(d: &OutDoc, out: &mut String) -> Result<()> {
-    let j = to_json(&d.node).map_err(|e| Error::Refused {
-        loc: Loc::new(&d.file, e.pos),
+    json_node(&d.node, &d.file, out)
+}
+
+fn json_node(node: &Node, file: &std::sync::Arc<str>, out: &mut String) -> Result<()> {
+    let j = to_json(node).map_err(|e| Error::Refused {
+        loc: Loc::new(file, e.pos),
         msg: e.msg,
     })?;
     j.write(out);
@@ -76,17 +153,31 @@ pub fn write_dir(docs: &[OutDoc], format: Format, dir: &Path) -> Result<Vec<Path
             let mut text = String::new();
             let ext = match format {
                 Format::Yaml => {
-                    emit_document(&mut text, node);
+                    match (&d.source, std::ptr::eq(node, &d.node)) {
+                        // A document of its own: its text, edits applied, without the
+                        // separator line.
+                        (Some(src), true) => {
+                            let piece = Piece {
+                                start: src.piece.body,
+                                ..src.piece
+                            };
+                            write_piece(&mut text, &src.text, piece, Some(node)).map_err(|e| {
+                                Error::Refused {
+                                    loc: Loc::new(&d.file, e.pos),
+                                    msg: e.msg,
+                                }
+                            })?;
+                            if !text.ends_with('\n') {
+                                text.push('\n');
+                            }
+                        }
+                        // A List item or a document the program wrote.
+                        _ => emit_document(&mut text, node),
+                    }
                     "yaml"
                 }
                 Format::Json => {
-                    json_line(
-                        &OutDoc {
-                            node: node.clone(),
-                            file: d.file.clone(),
-                        },
-                        &mut text,
-                    )?;
+                    json_node(node, &d.file, &mut text)?;
                     "json"
                 }
             };

@@ -1337,11 +1337,14 @@ fn duplicate_keys_give_a_located_warning_and_the_last_value_wins() {
     );
     let out = repo.render(&["app"]);
     assert_eq!(out.code, Some(0), "{out}");
+    // The output is the input: the first `a` stays in the text, dead for every reader.
     assert_eq!(
         out.stdout,
-        configmap("dup") + "data:\n  a: \"2\"\n",
+        configmap("dup") + "data:\n  a: \"1\"\n  a: \"2\"\n",
         "{out}"
     );
+    let json = repo.render(&["app", "-o", "json"]);
+    assert!(json.stdout.contains(r#""data":{"a":"2"}"#), "{json}");
     let lines = out.stderr_lines();
     assert_eq!(lines.len(), 1, "{out}");
     assert!(lines[0].starts_with("app/m.yaml:7:3: warning: "), "{out}");

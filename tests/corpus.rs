@@ -353,41 +353,37 @@ fn corpus_pass_through_is_lossless() {
     let files = manifest_files(&corpus);
     assert!(!files.is_empty(), "no manifests below {}", corpus.display());
 
-    let tmp = tempfile::tempdir().unwrap();
-    // The renders, at the same relative paths as their sources.
-    let mirror = tmp.path().join("mirror");
-    // A copy of the corpus in which every file that does not end with a line break gets one.
-    let terminated = tmp.path().join("terminated");
-
-    // (failure, source lacked a final newline, number of warning lines)
+    // 1. Every file alone: the output is the file, byte for byte (DESIGN.md §6).
     let results = par_map(&files, |_, rel| {
         let source = corpus.join(rel);
         let out = render(&source, &[]);
-        write(&mirror.join(rel), &out.stdout);
-        let mut bytes = fs::read(&source).unwrap();
-        let unterminated = !bytes.is_empty() && !bytes.ends_with(b"\n");
-        if unterminated {
-            bytes.push(b'\n');
-        }
-        write(&terminated.join(rel), &bytes);
-        let failure = (!out.status.success()).then(|| {
-            format!(
+        if !out.status.success() {
+            return Some(format!(
                 "{} (exit {:?}): {}",
                 source.display(),
                 out.status.code(),
                 text(&out.stderr).trim_end()
+            ));
+        }
+        // A file with no objects (only comments) renders to nothing, with a warning.
+        let empty = text(&out.stderr).contains("no Kubernetes objects found");
+        let bytes = if empty {
+            Vec::new()
+        } else {
+            fs::read(&source).unwrap()
+        };
+        (out.stdout != bytes).then(|| {
+            format!(
+                "{}: pass-through differs from the file: {}",
+                source.display(),
+                first_difference(&bytes, &out.stdout)
             )
-        });
-        let warnings = text(&out.stderr)
-            .lines()
-            .filter(|l| l.contains(": warning: "))
-            .count();
-        (failure, unterminated, warnings)
+        })
     });
-    let failures: Vec<&String> = results.iter().filter_map(|r| r.0.as_ref()).collect();
+    let failures: Vec<&String> = results.iter().flatten().collect();
     assert!(
         failures.is_empty(),
-        "{} of {} corpus files failed to render without identity:\n{}",
+        "{} of {} corpus files are not rendered byte for byte without identity:\n{}",
         failures.len(),
         files.len(),
         failures
@@ -396,47 +392,52 @@ fn corpus_pass_through_is_lossless() {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    let unterminated = results.iter().filter(|r| r.1).count();
-    let warnings: usize = results.iter().map(|r| r.2).sum();
     let rendered_in = started.elapsed();
 
-    // Why two comparisons. A few corpus files end right after a `|` block scalar with no final
-    // line break. The Kubernetes reader reads such a block with its final "\n": the document
-    // splitter of k8s.io/apimachinery (YAMLReader over LineReader, used by kubectl and reproduced
-    // by k8s-yaml) hands every line to sigs.k8s.io/yaml with a "\n", the last line included.
-    // (Given the raw bytes, go-yaml alone would read the block without it, as PyYAML does.)
-    // PyYAML, which yaml-equiv's 1.1 and 1.2 readers use, reads it without. kubectl-gitops
-    // follows Kubernetes, which is what applies its output, and its emitter always ends the
-    // stream with a line break, so:
-    //  - the ORIGINAL corpus must equal the mirror as Kubernetes reads it (`--schema k8s`);
-    //  - the corpus with a final line break appended where missing (which changes nothing for the
-    //    Kubernetes reader) must equal the mirror under YAML 1.1 and 1.2 (`--schema both`).
-    // Together these hold every file to all three readers without excusing any difference.
-    let (k8s, both) = std::thread::scope(|scope| {
-        let k8s = scope.spawn(|| yaml_equiv(&tools, "k8s", &corpus, &mirror));
-        let both = scope.spawn(|| yaml_equiv(&tools, "both", &terminated, &mirror));
-        (k8s.join().unwrap(), both.join().unwrap())
+    // 2. Each repository as one directory: files joined as DESIGN.md §4.1 says (a line break
+    // where one is missing, a `---` line unless the next file starts with one), read by
+    // Kubernetes exactly as the files are read one by one. (YAML 1.1 and 1.2 readers would see
+    // a final "\n" appear on a `|` block that ends a file without a line break: Kubernetes'
+    // splitter already reads it with one, so only the Kubernetes reader is the judge here.)
+    let scratch = tempfile::tempdir().unwrap();
+    let repos: Vec<PathBuf> = fs::read_dir(&corpus)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    let mut repos = repos;
+    repos.sort();
+    let joined = par_map(&repos, |i, repo| {
+        let out = render(repo, &[]);
+        assert!(
+            out.status.success(),
+            "render {} failed: {}",
+            repo.display(),
+            text(&out.stderr)
+        );
+        let path = scratch.path().join(format!("repo-{i}.yaml"));
+        write(&path, &out.stdout);
+        let equiv = yaml_equiv(&tools, "k8s", repo, &path);
+        (repo.clone(), equiv)
     });
-    let differences: Vec<String> = [
-        ("the original corpus, as Kubernetes reads it (k8s)", &k8s),
-        (
-            "the corpus with final line breaks added, as YAML 1.1 and 1.2 read it (both)",
-            &both,
-        ),
-    ]
-    .into_iter()
-    .filter(|(_, equiv)| equiv.equal_documents.is_none_or(|n| n == 0))
-    .map(|(what, equiv)| format!("pass-through render differs from {what}:\n{}", equiv.output))
-    .collect();
-    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    let differences: Vec<String> = joined
+        .iter()
+        .filter(|(_, equiv)| equiv.equal_documents.is_none_or(|n| n == 0))
+        .map(|(repo, equiv)| format!("{}:\n{}", repo.display(), equiv.output))
+        .collect();
+    assert!(
+        differences.is_empty(),
+        "a repository rendered as one directory reads differently from its files:\n{}",
+        differences.join("\n")
+    );
+    let documents: usize = joined.iter().filter_map(|(_, e)| e.equal_documents).sum();
     eprintln!(
-        "{TEST}: {} files rendered without identity in {:.1?} ({warnings} warning lines); \
-         k8s: {} (original corpus); 1.1+1.2: {} ({unterminated} files given a final line break); \
-         total {:.1?}",
+        "{TEST}: {} files byte for byte in {:.1?}; {} repositories joined, {documents} documents \
+         equal for Kubernetes; total {:.1?}",
         files.len(),
         rendered_in,
-        k8s.summary,
-        both.summary,
+        repos.len(),
         started.elapsed()
     );
 }
@@ -453,8 +454,6 @@ struct Duplicate {
     /// the warning must point.
     line: usize,
     column: usize,
-    /// When the two values differ: a line of the last value (kept) and one of the first (dropped).
-    kept_dropped: Option<(&'static str, &'static str)>,
 }
 
 const DUPLICATES: &[Duplicate] = &[
@@ -463,48 +462,36 @@ const DUPLICATES: &[Duplicate] = &[
         key: "annotations",
         line: 13,
         column: 3,
-        kept_dropped: Some((
-            "workflows.argoproj.io/description: |",
-            "workflows.argoproj.io/no-test-reasons: |",
-        )),
     },
     Duplicate {
         file: "crossplane-contrib__provider-kubernetes/examples/cluster/in-composition/composition.yaml",
         key: "patches",
         line: 179,
         column: 7,
-        kept_dropped: Some((
-            "toFieldPath: \"spec.writeConnectionSecretToRef.name\"",
-            "toFieldPath: spec.providerConfigRef.name",
-        )),
     },
     Duplicate {
         file: "crossplane__crossplane/test/e2e/manifests/apiextensions/composition/legacy-propagate-field-removals/setup/functions.yaml",
         key: "name",
         line: 7,
         column: 3,
-        kept_dropped: None,
     },
     Duplicate {
         file: "kubernetes__examples/_archived/openshift-origin/etcd-controller.yaml",
         key: "selector",
         line: 12,
         column: 3,
-        kept_dropped: None,
     },
     Duplicate {
         file: "kubernetes__examples/_archived/openshift-origin/etcd-discovery-controller.yaml",
         key: "selector",
         line: 12,
         column: 3,
-        kept_dropped: None,
     },
     Duplicate {
         file: "kubernetes__examples/_archived/openshift-origin/openshift-controller.yaml",
         key: "selector",
         line: 12,
         column: 3,
-        kept_dropped: None,
     },
     Duplicate {
         // The same value twice, once quoted and once plain: the last text must survive.
@@ -512,17 +499,12 @@ const DUPLICATES: &[Duplicate] = &[
         key: "type",
         line: 9,
         column: 1,
-        kept_dropped: Some((
-            "type: kubernetes.io/quobyte",
-            "type: \"kubernetes.io/quobyte\"",
-        )),
     },
     Duplicate {
         file: "kubernetes__examples/_archived/volumes/scaleio/sc-pvc.yaml",
         key: "storageClassName",
         line: 12,
         column: 3,
-        kept_dropped: None,
     },
 ];
 
@@ -540,25 +522,14 @@ fn count_lines(yaml: &str, wanted: &str) -> usize {
 }
 
 /// How many lines of `yaml` start with the mapping key `key` (`key:` then a space or nothing).
-fn count_key_lines(yaml: &str, key: &str) -> usize {
-    yaml.lines()
-        .filter(|l| {
-            content(l)
-                .strip_prefix(key)
-                .and_then(|rest| rest.strip_prefix(':'))
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
-        })
-        .count()
-}
 
-// The yaml-equiv comparison of test 1 already proves, under all three readers (PyYAML and
-// go-yaml both keep the last value), that these files render to what Kubernetes reads. This
-// test checks what that comparison cannot see: the warning and its location, and that the
-// output text holds the key once, with the last value's text.
+// Test 1 proves these files render byte for byte. This test checks the warning and its
+// location, and that what the tool believes (`-o json`, typed from its tree) is what the
+// Kubernetes reader reads: the last value.
 #[test]
 fn duplicate_keys_are_reported_and_the_last_value_wins() {
     const TEST: &str = "duplicate_keys_are_reported_and_the_last_value_wins";
-    let Some(corpus) = corpus_root(TEST) else {
+    let (Some(corpus), Some(tools)) = (corpus_root(TEST), tools(TEST)) else {
         return;
     };
     let mut checked = 0;
@@ -605,28 +576,29 @@ fn duplicate_keys_are_reported_and_the_last_value_wins() {
             path.display(),
             dup.key
         );
+        // The output is the input: the earlier occurrence stays in the text, dead for every
+        // reader; what Kubernetes reads is the last value.
         assert_eq!(
-            count_key_lines(&output, dup.key),
-            count_key_lines(&source, dup.key) - 1,
-            "render {}: the duplicated key {:?} must appear exactly once in its mapping \
-             (one line fewer than in the source); output:\n{output}",
-            path.display(),
-            dup.key
+            output,
+            source,
+            "render {}: a pass-through must be the input byte for byte",
+            path.display()
         );
-        if let Some((kept, dropped)) = dup.kept_dropped {
-            assert_eq!(
-                count_lines(&output, kept),
-                count_lines(&source, kept),
-                "render {}: the last value ({kept:?}) must be kept as written; output:\n{output}",
-                path.display()
-            );
-            assert_eq!(
-                count_lines(&output, dropped),
-                count_lines(&source, dropped) - 1,
-                "render {}: the first value ({dropped:?}) must be gone; output:\n{output}",
-                path.display()
-            );
-        }
+        let json = render(&path, &["-o", "json"]);
+        let ours: Vec<Value> = text(&json.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let theirs: Vec<Value> = k8s_documents(&tools, std::slice::from_ref(&path))
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            ours,
+            theirs,
+            "render {} -o json: the tool must believe what Kubernetes reads",
+            path.display()
+        );
         checked += 1;
     }
     eprintln!(

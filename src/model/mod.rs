@@ -12,6 +12,7 @@ pub mod scope;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::yaml::split::Piece;
 use crate::yaml::{Node, Pos};
 pub use gvk::GroupKind;
 
@@ -43,11 +44,23 @@ impl fmt::Display for Loc {
     }
 }
 
+/// Where a document's text is: a piece of a file as Kubernetes splits it. The output is this
+/// text with the program's edits ([`crate::yaml::splice`]).
+#[derive(Clone, Debug)]
+pub struct SourceRef {
+    /// The whole file's text.
+    pub text: Arc<str>,
+    pub piece: Piece,
+}
+
 /// One Kubernetes object.
 #[derive(Clone, Debug)]
 pub struct Object {
     pub node: Node,
     pub file: Arc<str>,
+    /// The text the object was read from, when it is a document of its own (not a `List`
+    /// item, not written by the program).
+    pub source: Option<SourceRef>,
     pub gk: GroupKind,
     pub api_version: String,
     /// `metadata.name` as read (None for `generateName`-only objects).
@@ -58,7 +71,10 @@ pub struct Object {
 }
 
 impl Object {
-    /// Builds an object from a document, or explains why it is not one.
+    /// Builds an object from a document, or explains why it is not one. What Kubernetes and
+    /// Argo CD would read differently from a plain object is refused: a `metadata` that is not
+    /// a mapping, and `items` on a kind that is not a `List` (Argo CD applies the items of any
+    /// object whose `items` is a list).
     pub fn from_node(node: Node, file: &Arc<str>) -> Result<Object, String> {
         if node.as_map().is_none() {
             return Err("this document is not a mapping, so it is not a Kubernetes object".into());
@@ -76,9 +92,21 @@ impl Object {
                 "this document has no {missing}, so it is not a Kubernetes object"
             ));
         };
+        if node.get("items").is_some_and(|i| i.as_seq().is_some()) {
+            return Err(if kind.ends_with("List") {
+                "a List inside a List: Argo CD applies only one level of items".into()
+            } else {
+                format!(
+                    "`items` holds a list, so Argo CD would apply its items as objects instead of this {kind}; only kinds ending in List may hold items"
+                )
+            });
+        }
+        let meta = node.get("metadata");
+        if meta.is_some_and(|m| m.as_map().is_none() && !m.is_null()) {
+            return Err("`metadata` must be a mapping".into());
+        }
         let (group, _) = gvk::split_api_version(&api_version);
         let gk = GroupKind::new(group, &kind);
-        let meta = node.get("metadata");
         let text = |k: &str| meta.and_then(|m| m.get(k)).and_then(Node::scalar_text);
         let name = text("name").map(str::to_string);
         let generate_name = text("generateName").map(str::to_string);
@@ -86,6 +114,7 @@ impl Object {
         Ok(Object {
             node,
             file: Arc::clone(file),
+            source: None,
             gk,
             api_version,
             name,
@@ -146,12 +175,18 @@ impl Object {
 pub enum Doc {
     /// A document that is one object (index into [`Input::objects`]).
     Object(usize),
-    /// A `List` document: the wrapper (with `items` emptied) and the objects it held.
+    /// A `List` document: the wrapper (with its `items` taken out) and the objects it held.
     List {
         wrapper: Node,
         file: Arc<str>,
+        /// The items that are written back, in order.
         items: Vec<usize>,
+        /// The items as read, with their extent (those not in `items` leave the text).
+        read: Vec<(usize, crate::yaml::Span)>,
+        source: Option<SourceRef>,
     },
+    /// A piece of text that holds no object (comments, an empty document): written as it is.
+    Text(SourceRef),
 }
 
 /// One output document and the file it came from (for located errors while writing it).
@@ -159,6 +194,12 @@ pub enum Doc {
 pub struct OutDoc {
     pub node: Node,
     pub file: Arc<str>,
+    /// The text it was read from; `None` for what the program wrote (a preview's Namespace).
+    pub source: Option<SourceRef>,
+    /// Text without objects written before it (comments, empty documents).
+    pub lead: Vec<SourceRef>,
+    /// Text without objects written after it (after the last document only).
+    pub trail: Vec<SourceRef>,
 }
 
 /// Everything read for one render, in input order.
@@ -172,40 +213,63 @@ impl Input {
     /// The output documents in order: each object's tree, and `List` wrappers with their
     /// items put back. Consumes the input, so no tree is copied.
     pub fn into_docs(self) -> Vec<OutDoc> {
-        let files: Vec<Arc<str>> = self.objects.iter().map(|o| Arc::clone(&o.file)).collect();
+        let meta: Vec<(Arc<str>, Option<SourceRef>)> = self
+            .objects
+            .iter()
+            .map(|o| (Arc::clone(&o.file), o.source.clone()))
+            .collect();
         let mut nodes: Vec<Option<Node>> = self.objects.into_iter().map(|o| Some(o.node)).collect();
-        let mut out = Vec::with_capacity(self.docs.len());
+        let mut out: Vec<OutDoc> = Vec::with_capacity(self.docs.len());
+        let mut lead = Vec::new();
         for d in self.docs {
             match d {
+                Doc::Text(t) => lead.push(t),
                 Doc::Object(i) => {
                     if let Some(node) = nodes.get_mut(i).and_then(Option::take) {
                         out.push(OutDoc {
                             node,
-                            file: Arc::clone(&files[i]),
+                            file: Arc::clone(&meta[i].0),
+                            source: meta[i].1.clone(),
+                            lead: std::mem::take(&mut lead),
+                            trail: Vec::new(),
                         });
                     }
                 }
                 Doc::List {
                     mut wrapper,
                     items,
+                    read,
                     file,
+                    source,
                 } => {
-                    let items: Vec<Node> = items
-                        .into_iter()
-                        .filter_map(|i| nodes.get_mut(i).and_then(Option::take))
+                    let kept: Vec<Node> = items
+                        .iter()
+                        .filter_map(|&i| nodes.get_mut(i).and_then(Option::take))
                         .collect();
-                    // `items: null` with nothing in it stays as it was written.
-                    if !items.is_empty() {
-                        if let Some(slot) = wrapper.get_mut("items") {
-                            *slot = Node::seq(items);
+                    if let Some(slot) = wrapper.get_mut("items") {
+                        if let Some(seq) = slot.as_seq_mut() {
+                            *seq = kept;
+                        }
+                        // Items read but not written back (a target Namespace moved to the
+                        // front, a duplicate dropped) leave the text.
+                        for (i, span) in &read {
+                            if !items.contains(i) {
+                                slot.record_removed_item(*span);
+                            }
                         }
                     }
                     out.push(OutDoc {
                         node: wrapper,
                         file,
+                        source,
+                        lead: std::mem::take(&mut lead),
+                        trail: Vec::new(),
                     });
                 }
             }
+        }
+        if let Some(last) = out.last_mut() {
+            last.trail = lead;
         }
         out
     }

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use crate::diag::Warning;
 use crate::error::{Error, Result};
-use crate::model::{Doc, Input, Loc, Object};
-use crate::yaml::parse::{Document, Limits, ParseWarning, parse_stream};
+use crate::model::{Doc, Input, Loc, Object, SourceRef};
+use crate::yaml::parse::{Budget, Limits, ParsedFile, parse_file};
 use crate::yaml::{Node, Pos};
 
 /// Largest file accepted: 16 MiB.
@@ -37,7 +37,9 @@ pub enum Target {
 #[derive(Debug)]
 pub struct SourceFile {
     pub display: Arc<str>,
-    pub text: String,
+    /// The file's text, shared with the documents read from it (the output is this text
+    /// with edits).
+    pub text: Arc<str>,
 }
 
 /// Reads the files of a target.
@@ -66,7 +68,7 @@ pub fn read(
             }
             let display: Arc<str> = Arc::from("<stdin>");
             Ok(vec![SourceFile {
-                text: utf8(bytes, &display)?,
+                text: Arc::from(utf8(bytes, &display)?),
                 display,
             }])
         }
@@ -117,7 +119,7 @@ fn read_file(path: &Path, display: String) -> Result<SourceFile> {
     let bytes = std::fs::read(path).map_err(io)?;
     let display: Arc<str> = Arc::from(display);
     Ok(SourceFile {
-        text: utf8(bytes, &display)?,
+        text: Arc::from(utf8(bytes, &display)?),
         display,
     })
 }
@@ -134,34 +136,53 @@ fn utf8(bytes: Vec<u8>, display: &Arc<str>) -> Result<String> {
 }
 
 /// Parses files into an [`Input`]. Parse warnings (duplicate keys) are returned located.
+///
+/// The parser's budget ([`Limits`]) holds for the input as a whole: each file is parsed
+/// within it on its own (on several threads when the input is large), then the files' costs
+/// are added up in walk order, so the error names the same file on every run.
 pub fn parse_files(files: &[SourceFile]) -> Result<(Input, Vec<Warning>)> {
     let limits = Limits::default();
     let parsed = parse_all(files, &limits);
     let mut input = Input::default();
     let mut warnings = Vec::new();
+    let mut spent = Budget::default();
     for (file, result) in files.iter().zip(parsed) {
-        let (docs, file_warnings) = result.map_err(|e| Error::Yaml {
+        let f = result.map_err(|e| Error::Yaml {
             loc: Loc::new(&file.display, e.pos()),
             source: e,
         })?;
+        spent.add(f.spent);
+        spent
+            .check(&limits, Pos { line: 1, col: 1 })
+            .map_err(|e| Error::Yaml {
+                loc: Loc::file(&file.display),
+                source: e,
+            })?;
         warnings.extend(
-            file_warnings
+            f.warnings
                 .into_iter()
                 .map(|w| Warning::at(Loc::new(&file.display, w.pos), w.msg)),
         );
-        for d in docs {
-            add_document(&mut input, d.root, &file.display)?;
+        for (piece, root) in f.pieces {
+            let source = SourceRef {
+                text: Arc::clone(&file.text),
+                piece,
+            };
+            match root {
+                Some(root) => add_document(&mut input, root, &file.display, source)?,
+                None => input.docs.push(Doc::Text(source)),
+            }
         }
     }
     Ok((input, warnings))
 }
 
-type Parsed = Result<(Vec<Document>, Vec<ParseWarning>), crate::yaml::parse::ParseError>;
+type Parsed = std::result::Result<ParsedFile, crate::yaml::parse::ParseError>;
 
 /// Parses every file, on several threads when there is enough work to be worth it. The
 /// order of results is the order of files.
 fn parse_all(files: &[SourceFile], limits: &Limits) -> Vec<Parsed> {
-    let one = |f: &SourceFile| parse_stream(&f.text, limits).map(|s| (s.docs, s.warnings));
+    let one = |f: &SourceFile| parse_file(&f.text, limits);
     let total: usize = files.iter().map(|f| f.text.len()).sum();
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
@@ -203,37 +224,40 @@ fn parse_all(files: &[SourceFile], limits: &Limits) -> Vec<Parsed> {
     })
 }
 
-fn add_document(input: &mut Input, root: Node, file: &Arc<str>) -> Result<()> {
+fn add_document(input: &mut Input, root: Node, file: &Arc<str>, source: SourceRef) -> Result<()> {
     if Object::is_list_document(&root) {
         let mut wrapper = root;
-        let items = match wrapper.get_mut("items") {
-            Some(slot) if slot.as_seq().is_some() => std::mem::replace(slot, Node::seq(Vec::new())),
-            _ => Node::seq(Vec::new()),
+        let items = match wrapper.get_mut("items").and_then(Node::as_seq_mut) {
+            Some(items) => std::mem::take(items),
+            None => Vec::new(),
         };
         let mut indexes = Vec::new();
-        if let crate::yaml::Value::Seq(items) = items.value {
-            for item in items {
-                let pos = item.pos;
-                let obj = Object::from_node(item, file).map_err(|reason| Error::NotAnObject {
-                    loc: Loc::new(file, pos),
-                    reason: format!("an item of this List: {reason}"),
-                })?;
-                indexes.push(input.objects.len());
-                input.objects.push(obj);
-            }
+        let mut read = Vec::new();
+        for item in items {
+            let (pos, span) = (item.pos, item.span);
+            let obj = Object::from_node(item, file).map_err(|reason| Error::NotAnObject {
+                loc: Loc::new(file, pos),
+                reason: format!("an item of this List: {reason}"),
+            })?;
+            indexes.push(input.objects.len());
+            read.push((input.objects.len(), span));
+            input.objects.push(obj);
         }
         input.docs.push(Doc::List {
             wrapper,
             file: Arc::clone(file),
             items: indexes,
+            read,
+            source: Some(source),
         });
         return Ok(());
     }
     let pos = root.pos;
-    let obj = Object::from_node(root, file).map_err(|reason| Error::NotAnObject {
+    let mut obj = Object::from_node(root, file).map_err(|reason| Error::NotAnObject {
         loc: Loc::new(file, pos),
         reason,
     })?;
+    obj.source = Some(source);
     input.docs.push(Doc::Object(input.objects.len()));
     input.objects.push(obj);
     Ok(())

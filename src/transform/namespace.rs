@@ -62,6 +62,7 @@ pub fn apply(input: &mut Input, plan: &mut Plan, ctx: &Ctx) {
         input.objects.push(Object {
             node: ns,
             file,
+            source: None,
             gk: GroupKind::new("", "Namespace"),
             api_version: "v1".into(),
             name: Some(target.to_string()),
@@ -107,6 +108,8 @@ pub fn order(input: Input, plan: &Plan) -> Vec<crate::model::OutDoc> {
                 wrapper,
                 file,
                 items,
+                read,
+                source,
             } => {
                 // A target Namespace inside a List moves to the front too.
                 let mut rest = Vec::with_capacity(items.len());
@@ -121,6 +124,8 @@ pub fn order(input: Input, plan: &Plan) -> Vec<crate::model::OutDoc> {
                     wrapper,
                     file,
                     items: rest,
+                    read,
+                    source,
                 });
             }
             other => kept.push(other),

@@ -83,7 +83,7 @@ fn err(pos: Pos, msg: impl Into<String>) -> JsonError {
     }
 }
 
-fn key_string(k: &Node) -> Result<String, JsonError> {
+pub(crate) fn key_string(k: &Node) -> Result<String, JsonError> {
     match scalar_or_err(k)? {
         Json::Str(s) => Ok(s),
         Json::Int(i) => Ok(i.to_string()),
@@ -128,7 +128,7 @@ fn scalar(node: &Node) -> Result<Json, JsonError> {
             Plain::Str => Json::Str(s.value.clone()),
         })
     };
-    match s.tag() {
+    match node.tag() {
         None if plain => typed(resolve_plain_11(&s.value)),
         None => Ok(Json::Str(s.value.clone())),
         Some("!!str") | Some("!!timestamp") => Ok(Json::Str(s.value.clone())),

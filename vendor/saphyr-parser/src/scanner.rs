@@ -1744,6 +1744,11 @@ impl<'input, T: Input> Scanner<'input, T> {
             }
         }
 
+        // kubectl-gitops patch (4): the token's span runs from the indicator to the end of the
+        // last content line (not from the first content character to the next token), so that
+        // a lossless editor can replace the scalar exactly. Until a content line is read, the
+        // end is the end of the header (before any comment on its line).
+        let mut content_end = self.mark;
         self.skip_ws_to_eol(SkipTabs::Yes)?;
 
         // Check if we are at the end of the line.
@@ -1803,7 +1808,7 @@ impl<'input, T: Input> Scanner<'input, T> {
                 Chomping::Keep => trailing_breaks,
             };
             return Ok(Token(
-                Span::new(start_mark, self.mark),
+                Span::new(start_mark, content_end),
                 TokenType::Scalar(style, contents.into()),
             ));
         }
@@ -1816,7 +1821,6 @@ impl<'input, T: Input> Scanner<'input, T> {
         }
 
         let mut line_buffer = String::with_capacity(100);
-        let start_mark = self.mark;
         while self.mark.col == indent && is_yaml_non_break(self.input.peek()) {
             if indent == 0 {
                 // A document marker ends the scalar, whether it starts another document or not.
@@ -1844,6 +1848,7 @@ impl<'input, T: Input> Scanner<'input, T> {
             leading_blank = self.input.next_is_blank();
 
             self.scan_block_scalar_content_line(&mut string, &mut line_buffer);
+            content_end = self.mark;
 
             // break unless the line ends with a line break, e.g., on EOF
             self.input.lookahead(2);
@@ -1873,7 +1878,7 @@ impl<'input, T: Input> Scanner<'input, T> {
         }
 
         Ok(Token(
-            Span::new(start_mark, self.mark),
+            Span::new(start_mark, content_end),
             TokenType::Scalar(style, string.into()),
         ))
     }

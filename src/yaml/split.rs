@@ -1,0 +1,227 @@
+//! Splitting a stream into documents exactly as Kubernetes does, and refusing text that
+//! YAML readers could split or break differently.
+//!
+//! kubectl and Argo CD never hand a whole stream to a YAML parser: apimachinery's
+//! `YAMLReader` first cuts it into documents at every line that starts with `---`, and each
+//! piece is then read on its own (sigs.k8s.io/yaml, go-yaml v2), which keeps only the first
+//! document of a piece. Since Kubernetes 1.22 a separator line may carry spaces and a
+//! comment after the `---`; anything else after it is an error (kubernetes/kubernetes#103457).
+//!
+//! [`split`] cuts a file the same way, so the documents this program reasons about are the
+//! pieces Kubernetes reads; the parser then checks that each piece holds at most one
+//! document (a `...` followed by more content, or a document marker after a line break
+//! apimachinery does not see, is refused there).
+//!
+//! Some characters are line breaks for one reader and not for another, which would let a
+//! pull request hide a key or a document from us: NEL, U+2028 and U+2029 are line breaks
+//! for go-yaml (YAML 1.1) and not for saphyr-parser (YAML 1.2); a carriage return that is not
+//! followed by a line feed is a line break for YAML and not for apimachinery's line reader.
+//! Written raw, they are refused (double-quoted scalars can carry them as `\N`, `\L`, `\P`,
+//! `\r`). So is a byte order mark anywhere but at the start of the file, and a YAML directive
+//! (`%TAG` can rename `!!` for one reader; apimachinery's splitting separates a directive
+//! from its document).
+
+use super::Pos;
+
+/// One piece of a file, as Kubernetes splits it: `[start, end)` in bytes, where `body` is
+/// the first byte after the separator line (`start` when the piece has none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Piece {
+    pub start: usize,
+    pub body: usize,
+    pub end: usize,
+    /// Line number (1-based) of the piece's first byte.
+    pub line: u32,
+}
+
+/// Why a file cannot be split the way every reader would.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{msg}")]
+pub struct SplitError {
+    pub pos: Pos,
+    pub msg: String,
+}
+
+/// Cuts `text` into pieces at apimachinery's separator lines. The pieces cover the whole
+/// text, in order, so joining them gives `text` back.
+pub fn split(text: &str) -> Result<Vec<Piece>, SplitError> {
+    check_characters(text)?;
+    let bytes = text.as_bytes();
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut body = 0;
+    let mut start_line = 1;
+    let mut line_start = 0;
+    let mut line_no: u32 = 1;
+    while line_start < bytes.len() {
+        let line_end =
+            memchr(b'\n', &bytes[line_start..]).map_or(bytes.len(), |i| line_start + i + 1);
+        let line = &text[line_start..line_end];
+        if let Some(rest) = line.strip_prefix("---") {
+            let trimmed = rest.trim_matches(go_space);
+            if !trimmed.is_empty() && !trimmed.starts_with('#') {
+                return Err(SplitError {
+                    pos: Pos {
+                        line: line_no,
+                        col: 1,
+                    },
+                    msg: format!(
+                        "a line that starts with \"---\" must be a document separator, with nothing after it but a comment; Kubernetes refuses {:?}",
+                        truncate(line.trim_end())
+                    ),
+                });
+            }
+            // A file that starts with a separator has no piece before it.
+            if line_start > 0 {
+                pieces.push(Piece {
+                    start,
+                    body,
+                    end: line_start,
+                    line: start_line,
+                });
+            }
+            start = line_start;
+            body = line_end;
+            start_line = line_no;
+        }
+        line_start = line_end;
+        line_no += 1;
+    }
+    pieces.push(Piece {
+        start,
+        body,
+        end: bytes.len(),
+        line: start_line,
+    });
+    Ok(pieces)
+}
+
+/// Go's `unicode.IsSpace`, which `strings.TrimSpace` uses.
+fn go_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{85}' | '\u{a0}'
+    ) || c.is_whitespace()
+}
+
+fn truncate(s: &str) -> String {
+    match s.char_indices().nth(60) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&b| b == needle)
+}
+
+/// Refuses the characters that readers disagree on (module doc).
+fn check_characters(text: &str) -> Result<(), SplitError> {
+    let bytes = text.as_bytes();
+    // Fast path: none of the bytes that start the characters we look for.
+    if !bytes
+        .iter()
+        .any(|&b| b == b'\r' || b == 0xC2 || b == 0xE2 || b == 0xEF || b == b'%')
+    {
+        return Ok(());
+    }
+    let mut line: u32 = 1;
+    let mut line_start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let at = |msg: String| SplitError {
+            pos: Pos {
+                line,
+                col: text[line_start..i].chars().count() as u32 + 1,
+            },
+            msg,
+        };
+        match c {
+            '\n' => {
+                line += 1;
+                line_start = i + 1;
+            }
+            '\r' if chars.peek().map(|&(_, c)| c) != Some('\n') => {
+                return Err(at(
+                    "a carriage return without a line feed is a line break for YAML but not for Kubernetes' document splitting; use \\n or \\r\\n line endings".into(),
+                ));
+            }
+            '\u{85}' | '\u{2028}' | '\u{2029}' => {
+                return Err(at(format!(
+                    "U+{:04X} is a line break for YAML 1.1 readers (Kubernetes) but not for YAML 1.2 ones; write it escaped in a double-quoted string",
+                    c as u32
+                )));
+            }
+            '\u{feff}' if i > 0 => {
+                return Err(at("a byte order mark may only start the file".into()));
+            }
+            '%' if i == line_start => {
+                return Err(at(
+                    "YAML directives (%YAML, %TAG) are not supported: Kubernetes splits a stream into documents before it reads directives, and %TAG can make readers disagree on tags".into(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(src: &str) -> Vec<(&str, &str)> {
+        split(src)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .iter()
+            .map(|p| (&src[p.start..p.body], &src[p.body..p.end]))
+            .collect()
+    }
+
+    #[test]
+    fn splits_like_apimachinery() {
+        // (input, pieces as (separator line, body))
+        let cases: &[(&str, &[(&str, &str)])] = &[
+            ("a: 1\n", &[("", "a: 1\n")]),
+            ("a: 1\n---\nb: 2\n", &[("", "a: 1\n"), ("---\n", "b: 2\n")]),
+            ("---\na: 1\n", &[("---\n", "a: 1\n")]),
+            (
+                "a: 1\n--- # c\nb: 2",
+                &[("", "a: 1\n"), ("--- # c\n", "b: 2")],
+            ),
+            ("a: 1\n---  \t\n", &[("", "a: 1\n"), ("---  \t\n", "")]),
+            ("a: |\n  ---\n", &[("", "a: |\n  ---\n")]),
+            (
+                "a: 1\r\n---\r\nb: 2\r\n",
+                &[("", "a: 1\r\n"), ("---\r\n", "b: 2\r\n")],
+            ),
+            ("", &[("", "")]),
+        ];
+        for (src, want) in cases {
+            assert_eq!(&texts(src), want, "{src:?}");
+            let joined: String = texts(src).iter().map(|(a, b)| format!("{a}{b}")).collect();
+            assert_eq!(&joined, src);
+        }
+    }
+
+    #[test]
+    fn refuses_what_readers_disagree_on() {
+        for (src, line) in [
+            ("a: 1\n--- x: 1\n", 2),
+            ("a: 1\n----\n", 2),
+            ("a: 1\n---x\n", 2),
+            ("a: 1\rb: 2\n", 1),
+            ("a: x\u{2028}b: y\n", 1),
+            ("a: x\u{85}\n", 1),
+            ("a: 1\n\u{feff}b: 2\n", 2),
+            ("%TAG !e! tag:yaml.org,2002:\n---\na: 1\n", 1),
+        ] {
+            let e = split(src)
+                .err()
+                .unwrap_or_else(|| panic!("{src:?} accepted"));
+            assert_eq!(e.pos.line, line, "{src:?}: {e}");
+        }
+        assert!(split("\u{feff}a: 1\n").is_ok());
+        assert!(split("a: '50%'\nb: 100%\n").is_ok());
+    }
+}
