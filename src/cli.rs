@@ -40,7 +40,15 @@ pub enum Command {
     Diff(DiffArgs),
     /// Promote an environment repository's files to another one, exactly, on a new branch
     /// with an audit trail (pattern 1).
+    ///
+    /// The target's own changes since its last promotion are kept (three-way merge on the
+    /// path) or, on a conflict, the promotion is refused listing the files; --force mirrors
+    /// the source exactly. Nothing outside --path is touched.
     Promote(PromoteArgs),
+    /// Where each environment repository of a promotion chain stands: for each adjacent
+    /// pair, the source commit last promoted, the source commits pending, and whether the
+    /// target has diverged.
+    Status(StatusArgs),
     /// Pull request environments in an infra-pr repository (pattern 3).
     #[command(subcommand)]
     Preview(PreviewCommand),
@@ -79,18 +87,52 @@ pub struct PromoteArgs {
     /// The target repository's checkout
     #[arg(long, value_name = "GIT_DIR")]
     pub to: PathBuf,
-    /// The path to promote, relative to both repositories' roots
+    /// The path to promote, relative to both repositories' roots (a path, never a pattern)
     #[arg(long, value_name = "P")]
     pub path: Option<String>,
     /// The branch to create [default: promote/<path>-<commit>]
     #[arg(long, value_name = "B")]
     pub branch: Option<String>,
-    /// Show the diff between the source environment's render and ...
-    #[arg(long, value_name = "E1", requires = "to_env")]
-    pub from_env: Option<String>,
-    /// ... the target environment's render of the promoted files
-    #[arg(long, value_name = "E2", requires = "from_env")]
+    /// The source commit to promote (any revision of the source repository) [default: HEAD]
+    #[arg(long, value_name = "REF")]
+    pub commit: Option<String>,
+    /// Show what the promotion changes in this environment: its render at the target's
+    /// HEAD versus the same render of the promotion branch
+    #[arg(long, value_name = "ENV")]
     pub to_env: Option<String>,
+    /// Also show the configuration difference between this environment and --to-env
+    #[arg(long, value_name = "ENV", requires = "to_env")]
+    pub from_env: Option<String>,
+    /// Make the path exactly the source's, dropping the target's own changes (also: the
+    /// first promotion between repositories that share no history and record none)
+    #[arg(long)]
+    pub force: bool,
+    /// Print what would be promoted and the diff; create nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Output formats of `status` and `preview list`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// For people: aligned text.
+    Text,
+    /// For scripts: one JSON document.
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// The environment repositories' checkouts, in promotion order (e.g. infra-dev
+    /// infra-staging infra-prod)
+    #[arg(value_name = "REPO", num_args = 2.., required = true)]
+    pub repos: Vec<PathBuf>,
+    /// One app's path inside the repositories [default: the whole repository]
+    #[arg(long, value_name = "P")]
+    pub path: Option<String>,
+    /// Output format
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Text)]
+    pub output: ReportFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +143,8 @@ pub enum PreviewCommand {
     Down(PreviewDownArgs),
     /// List the previews in the infra-pr checkout.
     List(PreviewListArgs),
+    /// Remove the previews of pull requests that are no longer open (a missed close event).
+    Prune(PreviewPruneArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -120,6 +164,10 @@ pub struct PreviewUpArgs {
     /// The environment the preview inherits from [default: preview.from]
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
+    /// Push the commit to the checkout's upstream, fetching and rebasing it onto concurrent
+    /// updates (a bounded number of times)
+    #[arg(long)]
+    pub push: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -136,6 +184,10 @@ pub struct PreviewDownArgs {
     /// The infra-pr repository's checkout
     #[arg(long, value_name = "INFRA_PR_CHECKOUT")]
     pub repo: PathBuf,
+    /// Push the removal to the checkout's upstream, fetching and rebasing it onto concurrent
+    /// updates (a bounded number of times)
+    #[arg(long)]
+    pub push: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -143,6 +195,34 @@ pub struct PreviewListArgs {
     /// The infra-pr repository's checkout
     #[arg(long, value_name = "INFRA_PR_CHECKOUT")]
     pub repo: PathBuf,
+    /// Output format
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Text)]
+    pub output: ReportFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PreviewPruneArgs {
+    /// The app's directory (names the previews through its app name)
+    #[arg(value_name = "DIR")]
+    pub dir: Option<String>,
+    /// The pull requests that are still open (comma-separated; may be empty): every other
+    /// preview of the app is removed
+    #[arg(long, value_name = "N,...", value_delimiter = ',', num_args = 0.., required = true)]
+    pub keep: Vec<String>,
+    /// The application's short name (instead of DIR); needed when the checkout holds
+    /// several apps' previews
+    #[arg(long, value_name = "APP")]
+    pub app: Option<String>,
+    /// The infra-pr repository's checkout
+    #[arg(long, value_name = "INFRA_PR_CHECKOUT")]
+    pub repo: PathBuf,
+    /// Print what would be removed; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Push the removal to the checkout's upstream, fetching and rebasing it onto concurrent
+    /// updates (a bounded number of times)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub push: bool,
 }
 
 #[derive(Debug, Clone, Args)]

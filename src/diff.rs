@@ -8,6 +8,12 @@
 //! `/pr`, in metadata, templates and selectors) are left out. What still differs is real: a parameter,
 //! a composition, a protection annotation, an environment's extra label. The output is a
 //! unified diff per object (3 lines of context), deterministic, on stdout.
+//!
+//! [`compare_renders`] is the other comparison: two renders with the *same* identity of two
+//! versions of the files (what `promote` shows a reviewer: the target environment at the
+//! target's main versus the promotion branch). Nothing is normalised there; objects are
+//! matched by group, kind, namespace and name as rendered, and compared as the render
+//! writes them.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -15,7 +21,8 @@ use std::fmt::Write as _;
 use crate::config::IdentityRequest;
 use crate::diag::Warning;
 use crate::error::{Error, Result};
-use crate::model::GroupKind;
+use crate::model::{GroupKind, OutDoc};
+use crate::output::{self, Format};
 use crate::render::{self, Request};
 use crate::transform::{self, Ctx};
 use crate::yaml::emit::emit_document;
@@ -49,11 +56,16 @@ struct SideRender {
     objects: Vec<Rendered>,
 }
 
-fn render_side(path: &str, side: &Side, warnings: &mut Vec<Warning>) -> Result<SideRender> {
+fn render_side(
+    path: &str,
+    repo_root: Option<&std::path::Path>,
+    side: &Side,
+    warnings: &mut Vec<Warning>,
+) -> Result<SideRender> {
     let req = Request {
         path: path.to_string(),
         identity: side.identity.clone(),
-        repo_root: None,
+        repo_root: repo_root.map(std::path::Path::to_path_buf),
     };
     let (input, ctx) = render::prepare(&req, &mut std::io::empty(), warnings)?;
     if !ctx.identity.is_set() {
@@ -144,8 +156,20 @@ fn normalize(n: &mut Node, ns: Option<&str>, suffix: Option<&str>, prefix: &str,
 
 /// Renders both sides and compares them.
 pub fn diff(path: &str, from: &Side, to: &Side, warnings: &mut Vec<Warning>) -> Result<DiffResult> {
-    let a = render_side(path, from, warnings)?;
-    let b = render_side(path, to, warnings)?;
+    diff_in(path, None, from, to, warnings)
+}
+
+/// [`diff`] of a path whose gitops.yaml lookup stops at `repo_root` (an exported tree
+/// without `.git`).
+pub fn diff_in(
+    path: &str,
+    repo_root: Option<&std::path::Path>,
+    from: &Side,
+    to: &Side,
+    warnings: &mut Vec<Warning>,
+) -> Result<DiffResult> {
+    let a = render_side(path, repo_root, from, warnings)?;
+    let b = render_side(path, repo_root, to, warnings)?;
     let mut out = String::new();
     out.push_str(&summary(&a, &b));
     let mut differs = false;
@@ -201,6 +225,110 @@ pub fn diff(path: &str, from: &Side, to: &Side, warnings: &mut Vec<Warning>) -> 
         }
     );
     Ok(DiffResult { text: out, differs })
+}
+
+/// One object of a render, keyed for matching with the same object in another render.
+#[derive(Clone, Debug)]
+pub struct RenderedObject {
+    /// (API group, kind, namespace, name, occurrence of that key so far).
+    key: (String, String, String, String, usize),
+    label: String,
+    text: String,
+}
+
+/// The objects of a render's documents, each with its text as the render writes it.
+pub fn rendered_objects(docs: &[OutDoc]) -> Result<Vec<RenderedObject>> {
+    let mut seen: BTreeMap<(String, String, String, String), usize> = BTreeMap::new();
+    let mut out = Vec::with_capacity(docs.len());
+    for d in docs {
+        let text = |n: &crate::yaml::Node, k: &str| {
+            n.get(k)
+                .and_then(crate::yaml::Node::scalar_text)
+                .unwrap_or("")
+                .to_string()
+        };
+        let api = text(&d.node, "apiVersion");
+        let group = api.rsplit_once('/').map_or("", |(g, _)| g).to_string();
+        let kind = text(&d.node, "kind");
+        let (ns, name) = match d.node.get("metadata") {
+            Some(m) => {
+                let name = text(m, "name");
+                let name = if name.is_empty() {
+                    text(m, "generateName")
+                } else {
+                    name
+                };
+                (text(m, "namespace"), name)
+            }
+            None => (String::new(), String::new()),
+        };
+        let base = (group, kind.clone(), ns, name.clone());
+        let n = seen.entry(base.clone()).or_insert(0);
+        *n += 1;
+        let bytes = output::to_bytes(std::slice::from_ref(d), Format::Yaml)?;
+        out.push(RenderedObject {
+            key: (base.0, base.1, base.2, base.3, *n),
+            label: if name.is_empty() {
+                kind
+            } else {
+                format!("{kind}/{name}")
+            },
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        });
+    }
+    Ok(out)
+}
+
+/// Compares two renders with the same identity: a unified diff per object that was added,
+/// removed or changed, in the order of the `after` render (then what only `before` has),
+/// and a summary line.
+pub fn compare_renders(
+    before_label: &str,
+    before: &[RenderedObject],
+    after_label: &str,
+    after: &[RenderedObject],
+) -> DiffResult {
+    let index: BTreeMap<_, usize> = before
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.key.clone(), i))
+        .collect();
+    let after_keys: std::collections::BTreeSet<_> = after.iter().map(|o| &o.key).collect();
+    let mut out = String::new();
+    let (mut added, mut removed, mut changed, mut same) = (0, 0, 0, 0);
+    for o in after {
+        match index.get(&o.key) {
+            Some(&i) if before[i].text == o.text => same += 1,
+            Some(&i) => {
+                changed += 1;
+                let _ = writeln!(out, "--- {before_label}: {}", before[i].label);
+                let _ = writeln!(out, "+++ {after_label}: {}", o.label);
+                out.push_str(&unified(&before[i].text, &o.text));
+            }
+            None => {
+                added += 1;
+                let _ = writeln!(out, "--- {before_label}: (absent)");
+                let _ = writeln!(out, "+++ {after_label}: {}", o.label);
+                out.push_str(&unified("", &o.text));
+            }
+        }
+    }
+    for o in before {
+        if !after_keys.contains(&o.key) {
+            removed += 1;
+            let _ = writeln!(out, "--- {before_label}: {}", o.label);
+            let _ = writeln!(out, "+++ {after_label}: (absent)");
+            out.push_str(&unified(&o.text, ""));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# {added} added, {removed} removed, {changed} changed, {same} unchanged"
+    );
+    DiffResult {
+        text: out,
+        differs: added + removed + changed > 0,
+    }
 }
 
 /// A preview's own Namespace is part of its identity.

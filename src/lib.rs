@@ -12,7 +12,7 @@
 //! - [`render`]: one render from request to documents, shared by every command.
 //! - [`cmp`]: the Argo CD plugin's environment (`generate`, `parameters`).
 //! - [`check`]: rules that find what would break, one module per rule.
-//! - [`diff`], [`promote`], [`preview`] (over [`git`]): the three GitOps workflows.
+//! - [`diff`], [`promote`], [`status`], [`preview`] (over [`git`]): the GitOps workflows.
 //!
 //! [`run`] is the binary's whole behaviour, with its streams passed in so tests can drive it.
 
@@ -31,6 +31,7 @@ pub mod preview;
 pub mod promote;
 pub mod render;
 pub mod source;
+pub mod status;
 pub mod transform;
 pub mod yaml;
 
@@ -38,7 +39,7 @@ use std::io::{Read, Write};
 
 use cli::{
     CheckArgs, Cli, Command, DiffArgs, IdentityArgs, ParametersArgs, PreviewCommand, PromoteArgs,
-    RenderArgs,
+    RenderArgs, ReportFormat, StatusArgs,
 };
 use config::{IdentityRequest, Sourced};
 use diag::Warning;
@@ -84,6 +85,7 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> ExitStatus {
         Command::Check(args) => cmd_check(&args, io, &mut warnings),
         Command::Diff(args) => cmd_diff(&args, io, &mut warnings),
         Command::Promote(args) => cmd_promote(&args, io, &mut warnings),
+        Command::Status(args) => cmd_status(&args, io),
         Command::Preview(cmd) => cmd_preview(cmd, io, &mut warnings),
         Command::Version => {
             let line = format!("kubectl-gitops {}\n", env!("CARGO_PKG_VERSION"));
@@ -397,11 +399,25 @@ fn cmd_promote(
         to: args.to.clone(),
         path: args.path.clone(),
         branch: args.branch.clone(),
+        commit: args.commit.clone(),
         from_env: args.from_env.clone(),
         to_env: args.to_env.clone(),
+        force: args.force,
+        dry_run: args.dry_run,
     };
     let p = promote::promote(&req, warnings)?;
     write_stdout(io, p.report.as_bytes())?;
+    Ok(ExitStatus::Success)
+}
+
+/// `status`: where each environment repository stands, as text or JSON.
+fn cmd_status(args: &StatusArgs, io: &mut Io<'_>) -> Result<ExitStatus, Error> {
+    let (path, pairs) = status::status(&args.repos, args.path.as_deref())?;
+    let text = match args.output {
+        ReportFormat::Text => status::text(&path, &pairs),
+        ReportFormat::Json => status::json(&path, &pairs)?,
+    };
+    write_stdout(io, text.as_bytes())?;
     Ok(ExitStatus::Success)
 }
 
@@ -418,39 +434,59 @@ fn cmd_preview(
                 pr: Some(a.pr.clone()),
                 namespace: None,
             };
-            preview::up(&a.dir, identity_from_flags(&flags), &a.repo, warnings)?
+            preview::up(
+                &a.dir,
+                identity_from_flags(&flags),
+                &a.repo,
+                a.push,
+                warnings,
+            )?
         }
         PreviewCommand::Down(a) => {
-            let pr_flags = IdentityArgs {
-                app: a.app.clone(),
-                pr: Some(a.pr.clone()),
-                ..IdentityArgs::default()
-            };
-            // Validate the number like every identity value.
-            config::identity::resolve(
-                &identity_from_flags(&IdentityArgs {
-                    app: Some("x".into()),
-                    ..pr_flags.clone()
-                }),
-                None,
-            )?;
-            let app = match (&a.app, &a.dir) {
-                (Some(app), _) => Some(app.clone()),
-                (None, Some(dir)) => {
-                    let req = render::Request {
-                        path: dir.clone(),
-                        identity: identity_from_flags(&pr_flags),
-                        repo_root: None,
-                    };
-                    let (_, ctx) = render::prepare(&req, &mut std::io::empty(), warnings)?;
-                    ctx.identity.app
-                }
-                (None, None) => None,
-            };
-            preview::down(&a.pr, app, &a.repo)?
+            preview::check_pr(&a.pr, "--pr")?;
+            let app = preview_app(a.app.as_ref(), a.dir.as_ref(), Some(&a.pr), warnings)?;
+            preview::down(&a.pr, app, &a.repo, a.push, warnings)?
         }
-        PreviewCommand::List(a) => preview::list(&a.repo)?,
+        PreviewCommand::List(a) => {
+            preview::list(&a.repo, a.output == ReportFormat::Json, warnings)?
+        }
+        PreviewCommand::Prune(a) => {
+            let app = preview_app(a.app.as_ref(), a.dir.as_ref(), None, warnings)?;
+            preview::prune(&a.keep, app, &a.repo, a.dry_run, a.push, warnings)?
+        }
     };
     write_stdout(io, report.as_bytes())?;
     Ok(ExitStatus::Success)
+}
+
+/// The app whose previews a command means: `--app` (validated like every app name), else
+/// the app of the directory given, else none.
+fn preview_app(
+    app: Option<&String>,
+    dir: Option<&String>,
+    pr: Option<&String>,
+    warnings: &mut Vec<Warning>,
+) -> Result<Option<String>, Error> {
+    match (app, dir) {
+        (Some(app), _) => {
+            preview::check_app(app)?;
+            Ok(Some(app.clone()))
+        }
+        (None, Some(dir)) => {
+            // The app a preview of the directory would have: rendering it as a preview
+            // resolves the app exactly as `preview up` did.
+            let flags = IdentityArgs {
+                pr: Some(pr.cloned().unwrap_or_else(|| "1".into())),
+                ..IdentityArgs::default()
+            };
+            let req = render::Request {
+                path: dir.clone(),
+                identity: identity_from_flags(&flags),
+                repo_root: None,
+            };
+            let (_, ctx) = render::prepare(&req, &mut std::io::empty(), warnings)?;
+            Ok(ctx.identity.app)
+        }
+        (None, None) => Ok(None),
+    }
 }

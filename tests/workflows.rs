@@ -151,13 +151,26 @@ fn promote_as(sb: &Sandbox, identity: Identity, args: &[&str]) -> Promotion {
     }
 }
 
+/// How a promotion carries the source's files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum How {
+    /// The exact source commits and an empty trailer commit.
+    FastForward,
+    /// One commit on the target's HEAD making the path the source's (no own changes).
+    Copy,
+    /// `--force`: the same, whatever the target changed.
+    Mirror,
+    /// One commit on the target's HEAD merging the source's changes into the target's own.
+    Merge,
+}
+
 /// What a promotion must have done.
 struct Expect<'a> {
     source: &'a Path,
     source_commit: &'a str,
     path: &'a str,
     repo_trailer: String,
-    fast_forward: bool,
+    how: How,
     author: &'a str,
 }
 
@@ -227,11 +240,20 @@ fn assert_promotion(sb: &Sandbox, target: &Path, base: &str, p: &Promotion, e: &
         sb.git(target, &["log", "-1", "--format=%an <%ae>", &p.branch]),
         e.author
     );
-    // The promoted path is the source commit's, byte for byte (blob ids and modes) ...
+    // The promoted path is the source commit's, byte for byte (blob ids and modes), unless
+    // the target's own changes were merged in ...
+    if e.how != How::Merge {
+        assert_eq!(
+            sb.tree_listing(target, &p.branch, e.path),
+            sb.tree_listing(e.source, e.source_commit, e.path),
+            "the promoted tree differs from the source commit's"
+        );
+    }
+    // ... no conflict marker is ever written ...
     assert_eq!(
-        sb.tree_listing(target, &p.branch, e.path),
-        sb.tree_listing(e.source, e.source_commit, e.path),
-        "the promoted tree differs from the source commit's"
+        sb.git_out(target, &["grep", "-l", "-e", "^<<<<<<< ", &p.branch, "--"]),
+        "",
+        "conflict markers in the branch"
     );
     // ... and nothing outside it changed.
     for change in sb.changes(target, base, &p.branch) {
@@ -243,7 +265,7 @@ fn assert_promotion(sb: &Sandbox, target: &Path, base: &str, p: &Promotion, e: &
         );
     }
     let parent = sb.git(target, &["rev-parse", &format!("{}^", p.branch)]);
-    if e.fast_forward {
+    if e.how == How::FastForward {
         assert!(
             out.stdout.contains("as the exact commits (fast-forward)"),
             "{out}"
@@ -272,7 +294,12 @@ fn assert_promotion(sb: &Sandbox, target: &Path, base: &str, p: &Promotion, e: &
         let branch_commits = sb.git(target, &["rev-list", &format!("{base}..{}", p.branch)]);
         assert_eq!(branch_commits, format!("{}\n{source_commits}", p.commit));
     } else {
-        assert!(out.stdout.contains("as a copy"), "{out}");
+        let said = match e.how {
+            How::Copy => "as a copy",
+            How::Mirror => "as an exact mirror (--force)",
+            _ => "as a three-way merge",
+        };
+        assert!(out.stdout.lines().next().unwrap().contains(said), "{out}");
         assert_eq!(parent, base, "a copy is one commit on the target's HEAD");
         assert!(!sb.git_ok(
             target,
@@ -530,26 +557,79 @@ fn assert_renders(sb: &Sandbox) {
 // Pattern 1: promotion dev -> staging -> prod
 // ---------------------------------------------------------------------------------------------
 
+/// The section of a promotion report under `heading` (up to the next blank line).
+fn section<'a>(report: &'a str, heading: &str) -> &'a str {
+    let start = report
+        .find(heading)
+        .unwrap_or_else(|| panic!("no {heading:?} in the report:\n{report}"));
+    let rest = &report[start + heading.len()..];
+    rest.split("\n\n").next().unwrap()
+}
+
+/// The lines a unified diff adds to the object shown as `+++ <label>: <object>`, without
+/// their `+`.
+fn added_text(diff: &str, label: &str, object: &str) -> String {
+    let header = format!("+++ {label}: {object}\n");
+    let start = diff
+        .find(&header)
+        .unwrap_or_else(|| panic!("no {header:?} in:\n{diff}"));
+    let mut text = String::new();
+    for line in diff[start + header.len()..].lines() {
+        if line.starts_with("--- ") || line.starts_with("# ") {
+            break;
+        }
+        if let Some(l) = line.strip_prefix('+') {
+            text.push_str(l);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// The first promotion between repositories without a recorded promotion and without
+/// shared history is refused unless --force.
+fn assert_first_promotion_needs_force(sb: &Sandbox, from: &str, to: &Path) {
+    let branches = sb.branches(to);
+    let out = sb.kg(&["promote", "--from", from, "--to", to.to_str().unwrap()]);
+    out.refused(&["share no history", "--force", "Promoted-from-commit"]);
+    assert_eq!(sb.branches(to), branches);
+}
+
 fn promotion_scenario(history: History) {
     let sb = Sandbox::new();
     let envs = environments(&sb, history);
     let dev_commit = add_payments_db(&sb, &envs.dev);
+    let independent = history == History::Independent;
+    let first = |args: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        if independent {
+            a.push("--force".into());
+        }
+        a
+    };
+    let first_how = if independent {
+        How::Mirror
+    } else {
+        How::FastForward
+    };
 
-    // dev -> staging, with the diff between the two environments.
+    // dev -> staging, with what it changes in staging.
+    if independent {
+        assert_first_promotion_needs_force(&sb, "infra-dev", &envs.staging);
+    }
     let base = sb.head(&envs.staging);
-    let p = promote(
-        &sb,
-        &[
-            "--from",
-            "infra-dev",
-            "--to",
-            "infra-staging",
-            "--from-env",
-            "dev",
-            "--to-env",
-            "staging",
-        ],
-    );
+    let args = first(&[
+        "--from",
+        "infra-dev",
+        "--to",
+        "infra-staging",
+        "--from-env",
+        "dev",
+        "--to-env",
+        "staging",
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let p = promote(&sb, &args);
     assert_eq!(p.branch, format!("promote/infra-dev-{}", &dev_commit[..12]));
     assert_promotion(
         &sb,
@@ -561,7 +641,7 @@ fn promotion_scenario(history: History) {
             source_commit: &dev_commit,
             path: ".",
             repo_trailer: display(&envs.dev),
-            fast_forward: history == History::Shared,
+            how: first_how,
             author: &format!("{BOT_NAME} <{BOT_EMAIL}>"),
         },
     );
@@ -572,6 +652,26 @@ fn promotion_scenario(history: History) {
         ),
         PAYMENTS_DB.trim_end()
     );
+    // What the promotion changes in staging: one new object, as staging renders it.
+    let changes = section(
+        &p.out.stdout,
+        &format!(
+            "\nwhat the promotion changes in staging (infra-staging main -> {}):\n",
+            p.branch
+        ),
+    );
+    assert_eq!(
+        diff_objects(changes, "main"),
+        ["(absent)"],
+        "only payments-db is new:\n{changes}"
+    );
+    assert!(
+        changes.ends_with("# 1 added, 0 removed, 0 changed, 5 unchanged"),
+        "{changes}"
+    );
+    let payments_in_staging = added_text(changes, &p.branch, "PostgreSQLInstance/payments-db");
+    // The configuration difference between the environments, under its own heading, is
+    // what `diff` of the promoted files says.
     let d = sb.kg(&[
         "diff",
         "infra-dev",
@@ -584,34 +684,37 @@ fn promotion_scenario(history: History) {
     assert!(d.stdout.contains("PostgreSQLInstance/payments-db"), "{d}");
     assert!(
         p.out.stdout.ends_with(&format!(
-            "\nwhat the promotion changes, dev -> staging:\n{}",
+            "\nconfiguration difference between dev and staging (the promoted files rendered as each):\n{}",
             d.stdout
         )),
-        "the report should end with the diff between dev and staging{}",
+        "the report should end with the configuration difference between dev and staging{}",
         p.out
     );
     let staging_commit = merge(&sb, &envs.staging, &p.branch, history);
-
-    // Promoting the same commit again: nothing to do, no branch.
-    let again = sb.kg(&[
-        "promote",
-        "--from",
-        "infra-dev",
-        "--to",
-        "infra-staging",
-        "--branch",
-        "promote/again",
-    ]);
-    again.ok();
-    assert!(again.stdout.starts_with("nothing to promote"), "{again}");
+    // The added object is exactly what staging now renders.
+    let rendered = document_texts(&render(&sb, "infra-staging", "staging"));
     assert!(
-        !sb.branches(&envs.staging)
-            .contains(&"promote/again".to_string())
+        rendered.contains(&payments_in_staging),
+        "the diff's payments-db is not staging's render of it:\n{payments_in_staging}"
     );
 
+    // Promoting the same commit again after the merge: nothing to do, exit 0, although
+    // the branch of the first promotion (same name) still exists.
+    let branches = sb.branches(&envs.staging);
+    assert!(branches.contains(&p.branch));
+    let again = sb.kg(&["promote", "--from", "infra-dev", "--to", "infra-staging"]);
+    again.ok();
+    assert!(again.stdout.starts_with("nothing to promote"), "{again}");
+    assert_eq!(sb.branches(&envs.staging), branches);
+
     // staging -> prod, without environments: the report says how to see the diff.
+    if independent {
+        assert_first_promotion_needs_force(&sb, "infra-staging", &envs.prod);
+    }
     let base = sb.head(&envs.prod);
-    let p = promote(&sb, &["--from", "infra-staging", "--to", "infra-prod"]);
+    let args = first(&["--from", "infra-staging", "--to", "infra-prod"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let p = promote(&sb, &args);
     assert_eq!(
         p.branch,
         format!("promote/infra-staging-{}", &staging_commit[..12])
@@ -629,7 +732,7 @@ fn promotion_scenario(history: History) {
                 History::Shared => STAGING_URL.to_string(),
                 History::Independent => display(&envs.staging),
             },
-            fast_forward: history == History::Shared,
+            how: first_how,
             author: &format!("{BOT_NAME} <{BOT_EMAIL}>"),
         },
     );
@@ -648,6 +751,71 @@ fn promotion_scenario(history: History) {
             &["merge-base", "--is-ancestor", &dev_commit, &p.branch]
         ));
     }
+    merge(&sb, &envs.prod, &p.branch, history);
+
+    // A second change travels the chain with no --force: the trailers are the base.
+    let api = envs.dev.join("apps/orders-api.yaml");
+    let text = fs::read_to_string(&api).unwrap();
+    fs::write(&api, text.replace("orders-api:3.12.0", "orders-api:3.13.0")).unwrap();
+    let dev_commit = sb.commit_all(&envs.dev, "apps: orders-api 3.13.0");
+    let base = sb.head(&envs.staging);
+    let p = promote(&sb, &["--from", "infra-dev", "--to", "infra-staging"]);
+    // The newest promotion staging records names the payments-db commit.
+    let recorded_base = sb.git(
+        &envs.staging,
+        &[
+            "log",
+            "-1",
+            "--format=%(trailers:key=Promoted-from-commit,valueonly)",
+            "--grep=^Promoted-from-commit",
+        ],
+    );
+    assert!(
+        p.out.stdout.contains(&format!(
+            "last promoted: {} (its Promoted-from-commit trailer in infra-staging@",
+            &recorded_base[..12]
+        )),
+        "{}",
+        p.out
+    );
+    assert_promotion(
+        &sb,
+        &envs.staging,
+        &base,
+        &p,
+        &Expect {
+            source: &envs.dev,
+            source_commit: &dev_commit,
+            path: ".",
+            repo_trailer: display(&envs.dev),
+            how: How::Copy,
+            author: &format!("{BOT_NAME} <{BOT_EMAIL}>"),
+        },
+    );
+    assert_eq!(
+        section(&p.out.stdout, "source commits (1):\n"),
+        format!("  {} apps: orders-api 3.13.0", &dev_commit[..12])
+    );
+    let staging_commit = merge(&sb, &envs.staging, &p.branch, history);
+    let base = sb.head(&envs.prod);
+    let p = promote(&sb, &["--from", "infra-staging", "--to", "infra-prod"]);
+    assert_promotion(
+        &sb,
+        &envs.prod,
+        &base,
+        &p,
+        &Expect {
+            source: &envs.staging,
+            source_commit: &staging_commit,
+            path: ".",
+            repo_trailer: match history {
+                History::Shared => STAGING_URL.to_string(),
+                History::Independent => display(&envs.staging),
+            },
+            how: How::Copy,
+            author: &format!("{BOT_NAME} <{BOT_EMAIL}>"),
+        },
+    );
     merge(&sb, &envs.prod, &p.branch, history);
 
     // The three repositories hold the same files.
@@ -710,7 +878,7 @@ fn promote_path_promotes_only_that_folder() {
             source_commit: &dev_commit,
             path: "databases",
             repo_trailer: display(&envs.dev),
-            fast_forward: false,
+            how: How::Copy,
             author: &format!("{BOT_NAME} <{BOT_EMAIL}>"),
         },
     );
@@ -758,14 +926,14 @@ fn promote_from_a_folder_fast_forwards_when_only_that_folder_changed() {
             source_commit: &dev_commit,
             path: "databases",
             repo_trailer: display(&envs.dev),
-            fast_forward: true,
+            how: How::FastForward,
             author: &format!("{BOT_NAME} <{BOT_EMAIL}>"),
         },
     );
 }
 
 #[test]
-fn promote_copy_makes_the_folder_exactly_the_source() {
+fn promote_force_makes_the_folder_exactly_the_source() {
     let sb = Sandbox::new();
     let envs = environments(&sb, History::Independent);
     // Staging has drifted: a claim dev does not have, an edited claim, an apps change.
@@ -781,6 +949,20 @@ fn promote_copy_makes_the_folder_exactly_the_source() {
     let base = sb.commit_all(&envs.staging, "staging drift");
     let dev_commit = add_payments_db(&sb, &envs.dev);
 
+    // Without a recorded promotion or shared history, staging's drift cannot be told from
+    // dev's changes: refused, unless --force.
+    let out = sb.kg(&[
+        "promote",
+        "--from",
+        "infra-dev",
+        "--to",
+        "infra-staging",
+        "--path",
+        "databases",
+    ]);
+    out.refused(&["share no history", "--force"]);
+    assert_eq!(sb.branches(&envs.staging), ["main"]);
+
     let p = promote(
         &sb,
         &[
@@ -790,6 +972,7 @@ fn promote_copy_makes_the_folder_exactly_the_source() {
             "infra-staging",
             "--path",
             "databases",
+            "--force",
         ],
     );
     assert_promotion(
@@ -802,7 +985,7 @@ fn promote_copy_makes_the_folder_exactly_the_source() {
             source_commit: &dev_commit,
             path: "databases",
             repo_trailer: display(&envs.dev),
-            fast_forward: false,
+            how: How::Mirror,
             author: &format!("{BOT_NAME} <{BOT_EMAIL}>"),
         },
     );
@@ -859,7 +1042,10 @@ fn promote_takes_the_source_commit_not_its_uncommitted_changes() {
     fs::write(envs.dev.join("databases/draft-db.yaml"), "# draft\n").unwrap();
 
     let base = sb.head(&envs.staging);
-    let p = promote(&sb, &["--from", "infra-dev", "--to", "infra-staging"]);
+    let p = promote(
+        &sb,
+        &["--from", "infra-dev", "--to", "infra-staging", "--force"],
+    );
     assert!(
         p.out.stderr.starts_with("warning: ") && p.out.stderr.contains("uncommitted changes"),
         "{}",
@@ -875,7 +1061,7 @@ fn promote_takes_the_source_commit_not_its_uncommitted_changes() {
             source_commit: &dev_commit,
             path: ".",
             repo_trailer: display(&envs.dev),
-            fast_forward: false,
+            how: How::Mirror,
             author: &format!("{BOT_NAME} <{BOT_EMAIL}>"),
         },
     );
@@ -1050,7 +1236,7 @@ fn promote_and_preview_work_without_any_git_identity() {
             source_commit: &dev_commit,
             path: ".",
             repo_trailer: display(&envs.dev),
-            fast_forward: true,
+            how: How::FastForward,
             author: "kubectl-gitops <kubectl-gitops@localhost>",
         },
     );
@@ -1086,7 +1272,7 @@ fn promote_keeps_the_identity_git_is_configured_with() {
     let p = promote_as(
         &sb,
         Identity::None,
-        &["--from", "infra-dev", "--to", "infra-staging"],
+        &["--from", "infra-dev", "--to", "infra-staging", "--force"],
     );
     assert_promotion(
         &sb,
@@ -1098,7 +1284,7 @@ fn promote_keeps_the_identity_git_is_configured_with() {
             source_commit: &dev_commit,
             path: ".",
             repo_trailer: display(&envs.dev),
-            fast_forward: false,
+            how: How::Mirror,
             author: "Ada Lovelace <ada@example.com>",
         },
     );
@@ -1263,7 +1449,7 @@ fn preview_lifecycle_up_update_list_down() {
         trailers(&sb, &infra, "HEAD"),
         [
             ("Preview-of-repo".to_string(), display(&app)),
-            ("Preview-of-commit".to_string(), app_commit),
+            ("Preview-of-commit".to_string(), app_commit.clone()),
         ]
     );
     assert_eq!(sb.status(&infra), "");
@@ -1272,7 +1458,11 @@ fn preview_lifecycle_up_update_list_down() {
     out.ok();
     assert_eq!(
         out.stdout,
-        "my-microservice-pr-123\tapp=my-microservice\tpr=123\tobjects=5\n"
+        format!(
+            "PREVIEW                 APP              PR   OBJECTS  SOURCE COMMIT\n\
+             my-microservice-pr-123  my-microservice  123  5        {}\n",
+            &app_commit[..12]
+        )
     );
 
     // Another app's preview for the same pull request makes `down` without --app ambiguous.
@@ -1289,8 +1479,12 @@ fn preview_lifecycle_up_update_list_down() {
     out.ok();
     assert_eq!(
         out.stdout,
-        "my-microservice-pr-123\tapp=my-microservice\tpr=123\tobjects=5\n\
-         web-pr-123\tapp=web\tpr=123\tobjects=2\n"
+        format!(
+            "PREVIEW                 APP              PR   OBJECTS  SOURCE COMMIT\n\
+             my-microservice-pr-123  my-microservice  123  5        {}\n\
+             web-pr-123              web              123  2        -\n",
+            &app_commit[..12]
+        )
     );
     let head = sb.head(&infra);
     let out = sb.kg(&["preview", "down", "--pr", "123", "--repo", "infra-pr"]);

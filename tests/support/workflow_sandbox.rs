@@ -174,6 +174,15 @@ impl Sandbox {
             .to_string()
     }
 
+    /// git's stdout whether or not it succeeds (`git grep` exits 1 when nothing matches).
+    pub fn git_out(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self.git_command(dir, args).output().unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim_end()
+            .to_string()
+    }
+
     /// Whether git succeeds (`merge-base --is-ancestor`, `rev-parse --verify`).
     pub fn git_ok(&self, dir: &Path, args: &[&str]) -> bool {
         self.git_command(dir, args)
