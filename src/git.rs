@@ -415,15 +415,13 @@ impl Repo {
         Ok(())
     }
 
-    /// The commits in `range` (e.g. `A..B`), newest first, limited to `path`, as
-    /// (commit, subject).
+    /// The commits in `range` (e.g. `A..B`) that changed something under `path` (`.`:
+    /// anywhere; empty commits and merges that bring nothing new are left out), newest
+    /// first, as (commit, subject).
     pub fn log(&self, range: &[&str], path: &str) -> Result<Vec<(String, String)>> {
         let mut args = vec!["log", "--topo-order", "-z", "--format=%H %s"];
         args.extend_from_slice(range);
-        args.push("--");
-        if path != "." {
-            args.push(path);
-        }
+        args.extend(["--", path]);
         Ok(split_z(&self.run_bytes(&args)?)
             .into_iter()
             .filter_map(|l| {

@@ -127,7 +127,7 @@ fn pair(
         });
     };
     let base_tree = history::base_tree(&view, tmp.path(), t, path, &base)?;
-    let diverged = history::own_changes(&view, &base_tree, t, s, path, &recorded)?;
+    let diverged = history::own_changes(&view, &base_tree, t, s, path, &base, &recorded)?;
     let pending = view.log(&[&format!("{}..{s}", base.source_commit)], path)?;
     let last = Last {
         subject: view.subject(&base.source_commit)?,

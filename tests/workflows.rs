@@ -290,7 +290,10 @@ fn assert_promotion(sb: &Sandbox, target: &Path, base: &str, p: &Promotion, e: &
             "",
             "the trailer commit should change nothing"
         );
-        let source_commits = sb.git(e.source, &["rev-list", &format!("{base}..HEAD")]);
+        let source_commits = sb.git(
+            e.source,
+            &["rev-list", &format!("{base}..{}", e.source_commit)],
+        );
         let branch_commits = sb.git(target, &["rev-list", &format!("{base}..{}", p.branch)]);
         assert_eq!(branch_commits, format!("{}\n{source_commits}", p.commit));
     } else {
@@ -301,10 +304,17 @@ fn assert_promotion(sb: &Sandbox, target: &Path, base: &str, p: &Promotion, e: &
         };
         assert!(out.stdout.lines().next().unwrap().contains(said), "{out}");
         assert_eq!(parent, base, "a copy is one commit on the target's HEAD");
-        assert!(!sb.git_ok(
+        // A copy does not bring the source's commits (unless the target had them already,
+        // as for a rollback to a commit promoted before).
+        if !sb.git_ok(
             target,
-            &["merge-base", "--is-ancestor", e.source_commit, &p.branch]
-        ));
+            &["merge-base", "--is-ancestor", e.source_commit, base],
+        ) {
+            assert!(!sb.git_ok(
+                target,
+                &["merge-base", "--is-ancestor", e.source_commit, &p.branch]
+            ));
+        }
     }
     // How to open the pull request.
     assert!(
@@ -563,7 +573,7 @@ fn section<'a>(report: &'a str, heading: &str) -> &'a str {
         .find(heading)
         .unwrap_or_else(|| panic!("no {heading:?} in the report:\n{report}"));
     let rest = &report[start + heading.len()..];
-    rest.split("\n\n").next().unwrap()
+    rest.split("\n\n").next().unwrap().trim_end()
 }
 
 /// The lines a unified diff adds to the object shown as `+++ <label>: <object>`, without
@@ -1586,4 +1596,1512 @@ fn diff_between_two_previews_differs_only_in_identity() {
         "{d}"
     );
     assert!(d.stdout.ends_with("nothing else differs\n"), "{d}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pattern 1: diverged targets (issue 10, items 6 to 8)
+// ---------------------------------------------------------------------------------------------
+
+/// Replaces `from` by `to` in a file of a repository (the text must hold `from` once).
+fn edit(repo: &Path, file: &str, from: &str, to: &str) {
+    let path = repo.join(file);
+    let text = fs::read_to_string(&path).unwrap();
+    assert_eq!(text.matches(from).count(), 1, "{file}: {from:?}");
+    fs::write(&path, text.replace(from, to)).unwrap();
+}
+
+fn show(sb: &Sandbox, repo: &Path, rev: &str, file: &str) -> String {
+    sb.git(repo, &["show", &format!("{rev}:{file}")])
+}
+
+const HOTFIX: &str = "hotfix: orders-db needs 30 GB now";
+const CODEOWNERS: &str = "* @example/orders-oncall\n";
+
+/// Staging's own changes: a hotfix to a promoted claim and a staging-only file.
+fn staging_hotfix(sb: &Sandbox, staging: &Path) -> String {
+    edit(
+        staging,
+        "databases/orders-db.yaml",
+        "storageGB: 20",
+        "storageGB: 30",
+    );
+    fs::create_dir_all(staging.join(".github")).unwrap();
+    fs::write(staging.join(".github/CODEOWNERS"), CODEOWNERS).unwrap();
+    sb.commit_all(staging, HOTFIX)
+}
+
+/// Environments where staging already records a promotion from dev: clones (the merge
+/// base is the base) or independent repositories after a first `--force` promotion.
+fn recorded_environments(sb: &Sandbox, history: History) -> Envs {
+    let envs = environments(sb, history);
+    if history == History::Independent {
+        add_payments_db(sb, &envs.dev);
+        let p = promote(
+            sb,
+            &["--from", "infra-dev", "--to", "infra-staging", "--force"],
+        );
+        merge(sb, &envs.staging, &p.branch, history);
+    }
+    envs
+}
+
+fn diverged_target_keeps_its_own_changes(history: History) {
+    let sb = Sandbox::new();
+    let envs = recorded_environments(&sb, history);
+    let hotfix = staging_hotfix(&sb, &envs.staging);
+    let orders_before = show(&sb, &envs.staging, "HEAD", "databases/orders-db.yaml");
+    // dev: a new claim and another line of the hotfixed one.
+    fs::write(
+        envs.dev.join("databases/billing-db.yaml"),
+        PAYMENTS_DB.replace("payments-db", "billing-db"),
+    )
+    .unwrap();
+    edit(
+        &envs.dev,
+        "databases/orders-db.yaml",
+        "name: postgres-aws\n",
+        "name: postgres-aws-v2\n",
+    );
+    let dev_commit = sb.commit_all(&envs.dev, "databases: billing-db; orders-db on v2");
+
+    let base = sb.head(&envs.staging);
+    let p = promote(
+        &sb,
+        &[
+            "--from",
+            "infra-dev",
+            "--to",
+            "infra-staging",
+            "--to-env",
+            "staging",
+        ],
+    );
+    assert_promotion(
+        &sb,
+        &envs.staging,
+        &base,
+        &p,
+        &Expect {
+            source: &envs.dev,
+            source_commit: &dev_commit,
+            path: ".",
+            repo_trailer: display(&envs.dev),
+            how: How::Merge,
+            author: &format!("{BOT_NAME} <{BOT_EMAIL}>"),
+        },
+    );
+    let out = &p.out.stdout;
+    assert!(
+        out.lines()
+            .next()
+            .unwrap()
+            .contains("infra-staging has diverged"),
+        "{out}"
+    );
+    // The report lists the target's own files and commits.
+    let diverged = section(
+        out,
+        "diverged: infra-staging changed . since it was last promoted",
+    );
+    assert!(
+        diverged.contains("\n  files: .github/CODEOWNERS, databases/orders-db.yaml\n"),
+        "{diverged}"
+    );
+    assert!(
+        diverged.contains(&format!("\n  commits: {} {HOTFIX}\n", &hotfix[..12])),
+        "{diverged}"
+    );
+    // The branch: dev's changes on top of staging's own, nothing reverted.
+    assert_eq!(
+        sb.changes(&envs.staging, &base, &p.branch),
+        [
+            "A\tdatabases/billing-db.yaml",
+            "M\tdatabases/orders-db.yaml"
+        ]
+    );
+    assert_eq!(
+        show(&sb, &envs.staging, &p.branch, "databases/orders-db.yaml"),
+        orders_before.replace("name: postgres-aws\n", "name: postgres-aws-v2\n")
+    );
+    assert_eq!(
+        show(&sb, &envs.staging, &p.branch, ".github/CODEOWNERS"),
+        CODEOWNERS.trim_end()
+    );
+    // What the promotion changes in staging: the new claim and the composition, never the
+    // hotfix's storage.
+    let changes = section(
+        out,
+        &format!(
+            "\nwhat the promotion changes in staging (infra-staging main -> {}):\n",
+            p.branch
+        ),
+    );
+    assert_eq!(
+        diff_objects(changes, "main"),
+        ["(absent)", "PostgreSQLInstance/orders-db"],
+        "{changes}"
+    );
+    let orders = &changes[changes
+        .find("--- main: PostgreSQLInstance/orders-db")
+        .unwrap()..];
+    assert_eq!(
+        change_lines(orders),
+        ["+    name: postgres-aws-v2", "-    name: postgres-aws"],
+        "{changes}"
+    );
+    assert!(
+        changes.ends_with("# 1 added, 0 removed, 1 changed, 4 unchanged")
+            || changes.ends_with("# 1 added, 0 removed, 1 changed, 5 unchanged"),
+        "{changes}"
+    );
+
+    // Merged, the same promotion again has nothing to do, and still says why the trees
+    // differ.
+    merge(&sb, &envs.staging, &p.branch, History::Independent);
+    let again = sb.kg(&["promote", "--from", "infra-dev", "--to", "infra-staging"]);
+    again.ok();
+    assert!(again.stdout.starts_with("nothing to promote: "), "{again}");
+    assert!(
+        again.stdout.contains(
+            "infra-staging has diverged: its own changes to .github/CODEOWNERS, databases/orders-db.yaml are kept"
+        ),
+        "{again}"
+    );
+}
+
+#[test]
+fn promote_into_a_diverged_clone_keeps_its_hotfix_and_its_own_files() {
+    diverged_target_keeps_its_own_changes(History::Shared);
+}
+
+#[test]
+fn promote_into_a_diverged_independent_repository_keeps_its_hotfix_and_its_own_files() {
+    diverged_target_keeps_its_own_changes(History::Independent);
+}
+
+#[test]
+fn promote_refuses_a_conflict_listing_the_files_and_force_mirrors_the_source() {
+    // A line both changed, and a file dev deleted that staging changed.
+    type Change = fn(&Sandbox, &Path);
+    let cases: [(&str, Change, &str); 2] = [
+        (
+            "both changed storageGB",
+            |_, dev| {
+                edit(
+                    dev,
+                    "databases/orders-db.yaml",
+                    "storageGB: 20",
+                    "storageGB: 25",
+                )
+            },
+            "databases/orders-db.yaml",
+        ),
+        (
+            "dev deleted what staging changed",
+            |_, dev| fs::remove_file(dev.join("databases/orders-db.yaml")).unwrap(),
+            "databases/orders-db.yaml",
+        ),
+    ];
+    for (case, dev_change, file) in cases {
+        let sb = Sandbox::new();
+        let envs = environments(&sb, History::Shared);
+        let hotfix = staging_hotfix(&sb, &envs.staging);
+        dev_change(&sb, &envs.dev);
+        let dev_commit = sb.commit_all(&envs.dev, "dev change");
+        let base = sb.head(&envs.staging);
+
+        let out = sb.kg(&["promote", "--from", "infra-dev", "--to", "infra-staging"]);
+        out.refused(&[
+            "has diverged",
+            "conflict",
+            file,
+            &hotfix[..12],
+            HOTFIX,
+            "--force",
+            "no conflict markers were written and nothing was created",
+        ]);
+        assert_eq!(sb.branches(&envs.staging), ["main"], "{case}");
+        assert_eq!(sb.head(&envs.staging), base, "{case}");
+        assert_eq!(sb.status(&envs.staging), "", "{case}");
+        assert_eq!(sb.worktrees(&envs.staging), 1, "{case}");
+        assert_eq!(fs::read_dir(sb.tmp()).unwrap().count(), 0, "{case}");
+
+        // --force: the path becomes exactly dev's, and the report says what was dropped.
+        let p = promote(
+            &sb,
+            &["--from", "infra-dev", "--to", "infra-staging", "--force"],
+        );
+        assert_promotion(
+            &sb,
+            &envs.staging,
+            &base,
+            &p,
+            &Expect {
+                source: &envs.dev,
+                source_commit: &dev_commit,
+                path: ".",
+                repo_trailer: display(&envs.dev),
+                how: How::Mirror,
+                author: &format!("{BOT_NAME} <{BOT_EMAIL}>"),
+            },
+        );
+        let out = &p.out.stdout;
+        assert!(
+            out.lines()
+                .next()
+                .unwrap()
+                .contains("infra-staging has diverged and its own changes are dropped"),
+            "{case}: {out}"
+        );
+        assert!(out.contains("\n  dropped (--force)\n"), "{case}: {out}");
+        assert!(
+            !sb.git_ok(
+                &envs.staging,
+                &[
+                    "cat-file",
+                    "-e",
+                    &format!("{}:.github/CODEOWNERS", p.branch)
+                ]
+            ),
+            "{case}: a mirror drops the target-only file"
+        );
+    }
+}
+
+/// Repositories holding folders whose names are pattern characters.
+fn pattern_named_folders(sb: &Sandbox) -> Envs {
+    let dev = sb.path("infra-dev");
+    sandbox::copy_dir(&testdata("infra-dev"), &dev);
+    let cm = |name: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  v: \"1\"\n")
+    };
+    for (dir, name) in [
+        ("x*", "star"),
+        ("xa", "xa"),
+        ("xb", "xb"),
+        ("x?", "question"),
+    ] {
+        fs::create_dir_all(dev.join(dir)).unwrap();
+        fs::write(dev.join(dir).join("cm.yaml"), cm(name)).unwrap();
+    }
+    sb.git(&dev, &["init", "-q", "-b", "main"]);
+    sb.commit_all(&dev, "infra-dev with pattern-named folders");
+    let staging = sb.clone_repo(&dev, "infra-staging", STAGING_URL);
+    let prod = sb.clone_repo(&dev, "infra-prod", PROD_URL);
+    Envs { dev, staging, prod }
+}
+
+#[test]
+fn promote_path_is_a_path_never_a_pattern() {
+    let sb = Sandbox::new();
+    let envs = pattern_named_folders(&sb);
+    // dev changes every folder and removes one.
+    for dir in ["x*", "xa", "x?"] {
+        edit(&envs.dev, &format!("{dir}/cm.yaml"), "v: \"1\"", "v: \"2\"");
+    }
+    fs::remove_file(envs.dev.join("xb/cm.yaml")).unwrap();
+    let dev_commit = sb.commit_all(&envs.dev, "every folder");
+
+    let base = sb.head(&envs.staging);
+    let p = promote(
+        &sb,
+        &[
+            "--from",
+            "infra-dev",
+            "--to",
+            "infra-staging",
+            "--path",
+            "x*",
+        ],
+    );
+    assert_promotion(
+        &sb,
+        &envs.staging,
+        &base,
+        &p,
+        &Expect {
+            source: &envs.dev,
+            source_commit: &dev_commit,
+            path: "x*",
+            repo_trailer: display(&envs.dev),
+            how: How::Copy,
+            author: &format!("{BOT_NAME} <{BOT_EMAIL}>"),
+        },
+    );
+    assert_eq!(
+        sb.changes(&envs.staging, &base, &p.branch),
+        ["M\tx*/cm.yaml"],
+        "only the folder named x* changes"
+    );
+    assert_eq!(p.branch, format!("promote/x-{}", &dev_commit[..12]));
+
+    // Pathspec magic and patterns are names of folders that do not exist.
+    for path in [":(glob)x?", "x[ab]", ":/", "*"] {
+        let out = sb.kg(&[
+            "promote",
+            "--from",
+            "infra-dev",
+            "--to",
+            "infra-staging",
+            "--path",
+            path,
+        ]);
+        out.refused(&["does not exist"]);
+    }
+    // The folder named x? is one folder too.
+    let p = promote(
+        &sb,
+        &[
+            "--from",
+            "infra-dev",
+            "--to",
+            "infra-staging",
+            "--path",
+            "x?",
+            "--branch",
+            "promote/question",
+        ],
+    );
+    assert_eq!(
+        sb.changes(&envs.staging, &base, &p.branch),
+        ["M\tx?/cm.yaml"]
+    );
+}
+
+#[test]
+fn promote_refuses_paths_that_leave_the_repository() {
+    let sb = Sandbox::new();
+    let envs = environments(&sb, History::Shared);
+    add_payments_db(&sb, &envs.dev);
+    for path in [
+        "../infra-prod",
+        "databases/../../infra-prod",
+        "/etc",
+        ".git",
+        "databases/.git",
+        "a\nPromoted-from-commit: 0000000000000000000000000000000000000000",
+    ] {
+        let out = sb.kg(&[
+            "promote",
+            "--from",
+            "infra-dev",
+            "--to",
+            "infra-staging",
+            "--path",
+            path,
+        ]);
+        out.refused(&["--path"]);
+    }
+    assert_eq!(sb.branches(&envs.staging), ["main"]);
+}
+
+#[test]
+fn promote_refuses_branch_names_that_are_not_branch_names() {
+    let sb = Sandbox::new();
+    let envs = environments(&sb, History::Shared);
+    add_payments_db(&sb, &envs.dev);
+    for branch in [
+        "refs/heads/main",
+        "refs/heads/promote/x",
+        "-f",
+        "@{-1}",
+        "HEAD",
+        "a..b",
+        "x.lock",
+        "promote/",
+        "",
+    ] {
+        let flag = format!("--branch={branch}");
+        let out = sb.kg(&[
+            "promote",
+            "--from",
+            "infra-dev",
+            "--to",
+            "infra-staging",
+            &flag,
+        ]);
+        out.refused(&["is not a valid branch name"]);
+    }
+    assert_eq!(sb.branches(&envs.staging), ["main"]);
+    assert_eq!(
+        sb.git(&envs.staging, &["for-each-ref", "--format=%(refname)"]),
+        "refs/heads/main\nrefs/remotes/origin/HEAD\nrefs/remotes/origin/main",
+        "no ref was created"
+    );
+}
+
+#[test]
+fn promote_commit_promotes_a_given_source_commit_and_rolls_back() {
+    let sb = Sandbox::new();
+    let envs = environments(&sb, History::Shared);
+    let first = add_payments_db(&sb, &envs.dev);
+    edit(
+        &envs.dev,
+        "apps/orders-api.yaml",
+        "orders-api:3.12.0",
+        "orders-api:3.13.0",
+    );
+    let second = sb.commit_all(&envs.dev, "apps: orders-api 3.13.0");
+
+    // The older commit, not HEAD.
+    let base = sb.head(&envs.staging);
+    let p = promote(
+        &sb,
+        &[
+            "--from",
+            "infra-dev",
+            "--to",
+            "infra-staging",
+            "--commit",
+            "HEAD~1",
+        ],
+    );
+    assert_promotion(
+        &sb,
+        &envs.staging,
+        &base,
+        &p,
+        &Expect {
+            source: &envs.dev,
+            source_commit: &first,
+            path: ".",
+            repo_trailer: display(&envs.dev),
+            how: How::FastForward,
+            author: &format!("{BOT_NAME} <{BOT_EMAIL}>"),
+        },
+    );
+    merge(&sb, &envs.staging, &p.branch, History::Shared);
+
+    // HEAD, then back to the first commit: a rollback is a promotion of an older commit.
+    let p = promote(&sb, &["--from", "infra-dev", "--to", "infra-staging"]);
+    merge(&sb, &envs.staging, &p.branch, History::Shared);
+    assert!(show(&sb, &envs.staging, "HEAD", "apps/orders-api.yaml").contains("3.13.0"));
+    let base = sb.head(&envs.staging);
+    let p = promote(
+        &sb,
+        &[
+            "--from",
+            "infra-dev",
+            "--to",
+            "infra-staging",
+            "--commit",
+            &first,
+        ],
+    );
+    // The branch name of the first promotion of that commit is taken (merged): numbered.
+    assert_eq!(p.branch, format!("promote/infra-dev-{}-2", &first[..12]));
+    assert_promotion(
+        &sb,
+        &envs.staging,
+        &base,
+        &p,
+        &Expect {
+            source: &envs.dev,
+            source_commit: &first,
+            path: ".",
+            repo_trailer: display(&envs.dev),
+            how: How::Copy,
+            author: &format!("{BOT_NAME} <{BOT_EMAIL}>"),
+        },
+    );
+    assert!(
+        p.out
+            .stdout
+            .contains(&format!("last promoted: {} (", &second[..12])),
+        "{}",
+        p.out
+    );
+    assert_eq!(
+        sb.changes(&envs.staging, &base, &p.branch),
+        ["M\tapps/orders-api.yaml"]
+    );
+
+    // Not a commit of the source: refused.
+    for rev in [
+        "no-such-branch",
+        "--all",
+        "0000000000000000000000000000000000000000",
+    ] {
+        let flag = format!("--commit={rev}");
+        let out = sb.kg(&[
+            "promote",
+            "--from",
+            "infra-dev",
+            "--to",
+            "infra-staging",
+            &flag,
+        ]);
+        out.refused(&["not a"]);
+    }
+}
+
+#[test]
+fn promote_dry_run_creates_and_writes_nothing() {
+    let sb = Sandbox::new();
+    let envs = environments(&sb, History::Shared);
+    staging_hotfix(&sb, &envs.staging);
+    edit(
+        &envs.dev,
+        "databases/orders-db.yaml",
+        "name: postgres-aws\n",
+        "name: postgres-aws-v2\n",
+    );
+    sb.commit_all(&envs.dev, "orders-db on v2");
+    let fingerprint = sb.fingerprint(&envs.staging);
+    let args = [
+        "promote",
+        "--from",
+        "infra-dev",
+        "--to",
+        "infra-staging",
+        "--from-env",
+        "dev",
+        "--to-env",
+        "staging",
+    ];
+    let mut dry_args = args.to_vec();
+    dry_args.push("--dry-run");
+    let dry = sb.kg(&dry_args);
+    dry.ok();
+    assert!(
+        dry.stdout.starts_with("dry run: would promote . from "),
+        "{dry}"
+    );
+    assert!(!dry.stdout.contains("\ncommit: "), "{dry}");
+    assert_eq!(
+        sb.fingerprint(&envs.staging),
+        fingerprint,
+        "a dry run wrote objects or refs"
+    );
+    assert_eq!(sb.status(&envs.staging), "");
+    assert_eq!(fs::read_dir(sb.tmp()).unwrap().count(), 0);
+
+    // The real run reports the same promotion.
+    let real = sb.kg(&args);
+    real.ok();
+    let commit = real.report_value("commit");
+    assert_eq!(
+        dry.stdout.replacen("dry run: would promote", "promoted", 1),
+        real.stdout.replace(&format!("commit: {commit}\n"), "")
+    );
+
+    // On a dirty target a dry run warns instead of refusing.
+    fs::write(envs.staging.join("scratch.md"), "wip\n").unwrap();
+    let out = sb.kg(&[
+        "promote",
+        "--from",
+        "infra-dev",
+        "--to",
+        "infra-staging",
+        "--branch",
+        "promote/other",
+        "--dry-run",
+    ]);
+    out.ok();
+    assert!(out.stderr.contains("uncommitted changes"), "{out}");
+    assert!(!sb.branches(&envs.staging).contains(&"promote/other".into()));
+}
+
+#[test]
+fn promote_folder_promotions_are_the_base_of_their_files() {
+    let sb = Sandbox::new();
+    let envs = recorded_environments(&sb, History::Independent);
+    // databases travels alone first ...
+    edit(
+        &envs.dev,
+        "databases/orders-db.yaml",
+        "storageGB: 20",
+        "storageGB: 25",
+    );
+    edit(
+        &envs.dev,
+        "apps/orders-api.yaml",
+        "orders-api:3.12.0",
+        "orders-api:3.13.0",
+    );
+    let databases_commit = sb.commit_all(&envs.dev, "orders-db 25 GB, orders-api 3.13.0");
+    let p = promote(
+        &sb,
+        &[
+            "--from",
+            "infra-dev",
+            "--to",
+            "infra-staging",
+            "--path",
+            "databases",
+        ],
+    );
+    assert!(p.out.stdout.contains(" as a copy\n"), "{}", p.out);
+    merge(&sb, &envs.staging, &p.branch, History::Independent);
+    // ... then the whole repository, with the same line changed again: the folder's own
+    // promotion is its base, so this is no conflict and staging has not diverged.
+    edit(
+        &envs.dev,
+        "databases/orders-db.yaml",
+        "storageGB: 25",
+        "storageGB: 40",
+    );
+    let dev_commit = sb.commit_all(&envs.dev, "orders-db 40 GB");
+    let status = sb.kg(&[
+        "status",
+        "infra-dev",
+        "infra-staging",
+        "--path",
+        "databases",
+    ]);
+    status.ok();
+    assert!(
+        status.stdout.contains(&format!(
+            "  last promoted: {} orders-db 25 GB, orders-api 3.13.0 (Promoted-from-commit in infra-staging@",
+            &databases_commit[..12]
+        )),
+        "{status}"
+    );
+    let base = sb.head(&envs.staging);
+    let p = promote(&sb, &["--from", "infra-dev", "--to", "infra-staging"]);
+    assert_promotion(
+        &sb,
+        &envs.staging,
+        &base,
+        &p,
+        &Expect {
+            source: &envs.dev,
+            source_commit: &dev_commit,
+            path: ".",
+            repo_trailer: display(&envs.dev),
+            how: How::Copy,
+            author: &format!("{BOT_NAME} <{BOT_EMAIL}>"),
+        },
+    );
+    assert!(!p.out.stdout.contains("diverged"), "{}", p.out);
+    assert_eq!(
+        sb.changes(&envs.staging, &base, &p.branch),
+        ["M\tapps/orders-api.yaml", "M\tdatabases/orders-db.yaml"]
+    );
+}
+
+#[test]
+fn promote_refuses_a_branch_that_does_not_render_in_the_target_environment() {
+    let sb = Sandbox::new();
+    let envs = environments(&sb, History::Shared);
+    fs::write(
+        envs.dev.join("apps/broken.yaml"),
+        "kind: ConfigMap\nmetadata:\n  name: no-api-version\n",
+    )
+    .unwrap();
+    sb.commit_all(&envs.dev, "a broken manifest");
+    let out = sb.kg(&[
+        "promote",
+        "--from",
+        "infra-dev",
+        "--to",
+        "infra-staging",
+        "--to-env",
+        "staging",
+    ]);
+    out.refused(&["does not render as staging", "no branch was created"]);
+    assert!(out.first_stderr_line().contains("broken.yaml"), "{out}");
+    assert!(!out.stderr.contains(".tmp"), "temporary paths leak: {out}");
+    assert_eq!(sb.branches(&envs.staging), ["main"]);
+    // Without an environment to render, the promotion is made: rendering is the reviewer's
+    // request, not a gate of its own.
+    promote(&sb, &["--from", "infra-dev", "--to", "infra-staging"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// status (issue 10, item 9)
+// ---------------------------------------------------------------------------------------------
+
+fn status(sb: &Sandbox, args: &[&str]) -> String {
+    let mut argv = vec!["status"];
+    argv.extend_from_slice(args);
+    let out = sb.kg(&argv);
+    out.ok();
+    assert_eq!(out.stderr, "", "{out}");
+    out.stdout
+}
+
+fn status_json(sb: &Sandbox, args: &[&str]) -> serde_json::Value {
+    let mut argv = args.to_vec();
+    argv.extend(["-o", "json"]);
+    serde_json::from_str(&status(sb, &argv)).unwrap()
+}
+
+#[test]
+fn status_of_a_promotion_chain() {
+    let sb = Sandbox::new();
+    let envs = environments(&sb, History::Shared);
+    let chain = ["infra-dev", "infra-staging", "infra-prod"];
+    let initial = sb.head(&envs.dev);
+    let fingerprints =
+        |sb: &Sandbox| [&envs.dev, &envs.staging, &envs.prod].map(|r| sb.fingerprint(r));
+
+    // Clones, nothing changed: in sync, from the merge base.
+    let s = status(&sb, &chain);
+    assert_eq!(
+        s,
+        format!(
+            "infra-dev -> infra-staging\n  path: .\n  last promoted: {i} infra-dev: the orders environment (no promotion recorded; the merge base of their histories)\n  pending: 0 source commits\n  diverged: no\n  in sync: yes, the path is identical\n\n\
+             infra-staging -> infra-prod\n  path: .\n  last promoted: {i} infra-dev: the orders environment (no promotion recorded; the merge base of their histories)\n  pending: 0 source commits\n  diverged: no\n  in sync: yes, the path is identical\n",
+            i = &initial[..12]
+        )
+    );
+
+    // Two dev commits: pending for staging, newest first, with their subjects.
+    let first = add_payments_db(&sb, &envs.dev);
+    edit(
+        &envs.dev,
+        "apps/orders-api.yaml",
+        "orders-api:3.12.0",
+        "orders-api:3.13.0",
+    );
+    let second = sb.commit_all(&envs.dev, "apps: orders-api 3.13.0");
+    let before = fingerprints(&sb);
+    let s = status(&sb, &chain);
+    assert!(
+        s.starts_with(&format!(
+            "infra-dev -> infra-staging\n  path: .\n  last promoted: {} infra-dev: the orders environment (no promotion recorded; the merge base of their histories)\n  pending: 2 source commits\n    {} apps: orders-api 3.13.0\n    {} databases: payments-db for the payments service\n  diverged: no\n  in sync: no\n",
+            &initial[..12],
+            &second[..12],
+            &first[..12]
+        )),
+        "{s}"
+    );
+    // status reads only.
+    assert_eq!(fingerprints(&sb), before, "status wrote into a repository");
+    assert_eq!(fs::read_dir(sb.tmp()).unwrap().count(), 0);
+
+    // Only the databases folder: one pending commit.
+    let j = status_json(&sb, &["infra-dev", "infra-staging", "--path", "databases"]);
+    assert_eq!(j["path"], "databases");
+    let pair = &j["pairs"][0];
+    assert_eq!(pair["source"]["name"], "infra-dev");
+    assert_eq!(pair["target"]["name"], "infra-staging");
+    assert_eq!(pair["source"]["head"], second.as_str());
+    assert_eq!(pair["lastPromoted"]["commit"], initial.as_str());
+    assert_eq!(pair["lastPromoted"]["from"], "merge-base");
+    assert_eq!(
+        pair["pending"],
+        serde_json::json!([{"commit": first, "subject": "databases: payments-db for the payments service"}])
+    );
+    assert_eq!(pair["diverged"], false);
+    assert_eq!(pair["inSync"], false);
+
+    // Promoted and merged: staging is up to date and records it; prod now has pending
+    // commits (the trailer commit is empty and not one of them).
+    let p = promote(&sb, &["--from", "infra-dev", "--to", "infra-staging"]);
+    let staging_head = merge(&sb, &envs.staging, &p.branch, History::Shared);
+    let j = status_json(&sb, &chain);
+    let (dev_staging, staging_prod) = (&j["pairs"][0], &j["pairs"][1]);
+    assert_eq!(dev_staging["lastPromoted"]["commit"], second.as_str());
+    assert_eq!(dev_staging["lastPromoted"]["from"], "trailer");
+    assert_eq!(
+        dev_staging["lastPromoted"]["recordedIn"],
+        staging_head.as_str()
+    );
+    assert_eq!(dev_staging["pending"], serde_json::json!([]));
+    assert_eq!(dev_staging["inSync"], true);
+    assert_eq!(staging_prod["source"]["head"], staging_head.as_str());
+    let pending: Vec<&str> = staging_prod["pending"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["commit"].as_str().unwrap())
+        .collect();
+    assert_eq!(pending, [second.as_str(), first.as_str()]);
+
+    // A hotfix in staging: diverged, with its file and commit.
+    let hotfix = staging_hotfix(&sb, &envs.staging);
+    let s = status(&sb, &chain);
+    assert!(
+        s.contains(&format!(
+            "  diverged: yes, infra-staging changed 2 files since: .github/CODEOWNERS, databases/orders-db.yaml\n    commits: {} {HOTFIX}\n  in sync: no\n",
+            &hotfix[..12]
+        )),
+        "{s}"
+    );
+    let j = status_json(&sb, &chain);
+    assert_eq!(j["pairs"][0]["diverged"], true);
+    assert_eq!(
+        j["pairs"][0]["targetChanges"]["files"],
+        serde_json::json!([".github/CODEOWNERS", "databases/orders-db.yaml"])
+    );
+    assert_eq!(
+        j["pairs"][0]["targetChanges"]["commits"][0]["commit"],
+        hotfix.as_str()
+    );
+    // The apps folder did not diverge.
+    let j = status_json(&sb, &["infra-dev", "infra-staging", "--path", "apps"]);
+    assert_eq!(j["pairs"][0]["diverged"], false);
+    assert_eq!(j["pairs"][0]["inSync"], true);
+}
+
+#[test]
+fn status_reads_promotions_merged_by_squash() {
+    let sb = Sandbox::new();
+    let envs = recorded_environments(&sb, History::Independent);
+    edit(
+        &envs.dev,
+        "apps/orders-api.yaml",
+        "orders-api:3.12.0",
+        "orders-api:3.13.0",
+    );
+    let dev_commit = sb.commit_all(&envs.dev, "apps: orders-api 3.13.0");
+    fs::write(
+        envs.dev.join("databases/billing-db.yaml"),
+        PAYMENTS_DB.replace("payments-db", "billing-db"),
+    )
+    .unwrap();
+    let dev_commit2 = sb.commit_all(&envs.dev, "databases: billing-db");
+    let p = promote(
+        &sb,
+        &[
+            "--from",
+            "infra-dev",
+            "--to",
+            "infra-staging",
+            "--commit",
+            &dev_commit,
+        ],
+    );
+    // A squash merge keeps the promotion commit's message in the new commit's body.
+    sb.git(&envs.staging, &["merge", "-q", "--squash", &p.branch]);
+    sb.git(&envs.staging, &["commit", "-q", "--no-edit"]);
+    let squash = sb.head(&envs.staging);
+    let j = status_json(&sb, &["infra-dev", "infra-staging"]);
+    let pair = &j["pairs"][0];
+    assert_eq!(pair["lastPromoted"]["commit"], dev_commit.as_str(), "{j}");
+    assert_eq!(pair["lastPromoted"]["recordedIn"], squash.as_str());
+    assert_eq!(pair["pending"][0]["commit"], dev_commit2.as_str());
+    assert_eq!(pair["diverged"], false);
+}
+
+#[test]
+fn status_without_a_recorded_promotion_or_shared_history() {
+    let sb = Sandbox::new();
+    let envs = environments(&sb, History::Independent);
+    let s = status(&sb, &["infra-dev", "infra-staging"]);
+    assert!(
+        s.contains("  last promoted: never (no Promoted-from-commit trailer and no shared history; the first promotion needs --force)\n  pending: unknown\n  diverged: unknown\n  in sync: yes, the path is identical\n"),
+        "{s}"
+    );
+    let j = status_json(&sb, &["infra-dev", "infra-staging"]);
+    assert_eq!(j["pairs"][0]["lastPromoted"], serde_json::Value::Null);
+    assert_eq!(j["pairs"][0]["pending"], serde_json::Value::Null);
+    assert_eq!(j["pairs"][0]["diverged"], serde_json::Value::Null);
+    add_payments_db(&sb, &envs.dev);
+    let j = status_json(&sb, &["infra-dev", "infra-staging"]);
+    assert_eq!(j["pairs"][0]["inSync"], false);
+
+    // Refusals: one repository, one given twice in a row, a path that leaves, not git.
+    sb.kg(&["status", "infra-dev"]).refused(&[]);
+    sb.kg(&["status", "infra-dev", "infra-dev"])
+        .refused(&["given twice"]);
+    sb.kg(&["status", "infra-dev", "infra-staging", "--path", "../x"])
+        .refused(&["--path"]);
+    fs::create_dir(sb.path("loose")).unwrap();
+    sb.kg(&["status", "infra-dev", "loose"])
+        .refused(&["not inside a git repository"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pattern 3 in CI: pushes, prune, list (issue 10, item 10; issue 8)
+// ---------------------------------------------------------------------------------------------
+
+/// A ConfigMap-only app named `name` (its folder's name is the app name).
+fn small_app(sb: &Sandbox, name: &str) -> String {
+    let dir = sb.path(&format!("apps/{name}"));
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("settings.yaml"),
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}-settings\ndata:\n  greeting: hello\n"),
+    )
+    .unwrap();
+    format!("apps/{name}")
+}
+
+/// The infra-pr remote: a bare repository holding a README.
+fn infra_pr_remote(sb: &Sandbox) -> PathBuf {
+    sb.bare_repo(
+        "infra-pr.git",
+        &[("README.md", "# Pull request environments\n")],
+    )
+}
+
+/// Top-level entries of a commit's tree.
+fn top_level(sb: &Sandbox, repo: &Path, rev: &str) -> Vec<String> {
+    sb.git(repo, &["ls-tree", "--name-only", rev])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every commit of `main` in the remote touches one preview directory and nothing else;
+/// the history is linear. Returns the subjects, oldest first.
+fn remote_history(sb: &Sandbox, bare: &Path) -> Vec<String> {
+    let commits = sb.git(bare, &["rev-list", "--reverse", "--parents", "main"]);
+    let mut subjects = Vec::new();
+    for line in commits.lines().skip(1) {
+        let ids: Vec<&str> = line.split(' ').collect();
+        assert_eq!(
+            ids.len(),
+            2,
+            "a merge commit in {line}: the history must be linear"
+        );
+        let subject = sb.git(bare, &["log", "-1", "--format=%s", ids[0]]);
+        let dir = subject.rsplit(' ').next().unwrap().to_string();
+        for change in sb.changes(bare, ids[1], ids[0]) {
+            let file = change.split_once('\t').unwrap().1;
+            assert!(
+                file.starts_with(&format!("{dir}/")),
+                "{subject}: {file} is outside {dir}/"
+            );
+        }
+        subjects.push(subject);
+    }
+    subjects
+}
+
+#[test]
+fn preview_push_lands_every_concurrent_writer() {
+    let sb = Sandbox::new();
+    let bare = infra_pr_remote(&sb);
+    // Every push takes a while on the server, so the writers overlap and all but one of
+    // each round are rejected.
+    let hook = bare.join("hooks/pre-receive");
+    fs::write(&hook, "#!/bin/sh\ncat >/dev/null\nsleep 0.3\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    const WRITERS: usize = 6;
+    let mut runs = Vec::new();
+    let mut names = Vec::new();
+    for i in 0..WRITERS {
+        let app = small_app(&sb, &format!("app{i}"));
+        let checkout = sb.clone_shallow(&bare, &format!("ci-{i}"));
+        // Other work in the checkout is never committed or pushed.
+        fs::write(checkout.join("README.md"), format!("# edited by job {i}\n")).unwrap();
+        let pr = (100 + i).to_string();
+        names.push(format!("app{i}-pr-{pr}"));
+        runs.push(
+            [
+                "preview",
+                "up",
+                &app,
+                "--pr",
+                &pr,
+                "--repo",
+                &format!("ci-{i}"),
+                "--push",
+            ]
+            .map(str::to_string)
+            .to_vec(),
+        );
+    }
+    let outs = sb.kg_concurrently(&runs);
+    let mut retried = 0;
+    for (i, out) in outs.iter().enumerate() {
+        out.ok();
+        assert!(out.stdout.contains("pushed "), "{out}");
+        if out.stdout.contains("rejected by concurrent updates first") {
+            retried += 1;
+        }
+        let checkout = sb.path(&format!("ci-{i}"));
+        assert_eq!(
+            sb.status(&checkout),
+            " M README.md",
+            "job {i}: local work kept"
+        );
+    }
+    assert!(
+        retried > 0,
+        "no writer was ever rejected: the test did not test the retry"
+    );
+    let mut expected: Vec<String> = names.clone();
+    expected.push("README.md".into());
+    expected.sort();
+    assert_eq!(top_level(&sb, &bare, "main"), expected);
+    let subjects = remote_history(&sb, &bare);
+    assert_eq!(subjects.len(), WRITERS, "{subjects:?}");
+    assert_eq!(
+        sb.git(&bare, &["show", "main:README.md"]),
+        "# Pull request environments",
+        "no local edit was pushed"
+    );
+
+    // The same jobs again: every preview is up to date, nothing is pushed.
+    let outs = sb.kg_concurrently(&runs);
+    for out in &outs {
+        out.ok();
+        assert!(
+            out.stdout.contains("nothing to push") || out.stdout.contains("up to date"),
+            "{out}"
+        );
+    }
+    assert_eq!(remote_history(&sb, &bare).len(), WRITERS);
+
+    // Half of them close at once.
+    let downs: Vec<Vec<String>> = (0..WRITERS / 2)
+        .map(|i| {
+            [
+                "preview",
+                "down",
+                "--pr",
+                &(100 + i).to_string(),
+                "--app",
+                &format!("app{i}"),
+                "--repo",
+                &format!("ci-{i}"),
+                "--push",
+            ]
+            .map(str::to_string)
+            .to_vec()
+        })
+        .collect();
+    for out in sb.kg_concurrently(&downs) {
+        out.ok();
+        assert!(out.stdout.contains("pushed "), "{out}");
+    }
+    let mut expected: Vec<String> = names[WRITERS / 2..].to_vec();
+    expected.push("README.md".into());
+    expected.sort();
+    assert_eq!(top_level(&sb, &bare, "main"), expected);
+    assert_eq!(remote_history(&sb, &bare).len(), WRITERS + WRITERS / 2);
+}
+
+#[test]
+fn preview_push_rebases_onto_a_concurrent_update_and_keeps_local_work() {
+    let sb = Sandbox::new();
+    let bare = infra_pr_remote(&sb);
+    let a = sb.clone_shallow(&bare, "job-a");
+    let a_head = sb.head(&a);
+    let b = sb.clone_shallow(&bare, "job-b");
+    let (web, api) = (small_app(&sb, "web"), small_app(&sb, "api"));
+    // Job b has work of its own: a modified file and a staged one.
+    fs::write(b.join("README.md"), "# edited\n").unwrap();
+    fs::write(b.join("notes.md"), "# notes\n").unwrap();
+    sb.git(&b, &["add", "notes.md"]);
+
+    let out = sb.kg(&[
+        "preview", "up", &web, "--pr", "7", "--repo", "job-a", "--push",
+    ]);
+    out.ok();
+    assert!(out.stdout.contains("pushed "), "{out}");
+    assert!(!out.stdout.contains("rebased"), "{out}");
+    assert_ne!(sb.head(&a), a_head, "job a's checkout follows its push");
+    // Job b started from the same commit: its push is rejected once, then rebased.
+    let out = sb.kg(&[
+        "preview", "up", &api, "--pr", "9", "--repo", "job-b", "--push",
+    ]);
+    out.ok();
+    assert!(
+        out.stdout.contains(", which others pushed meanwhile)"),
+        "{out}"
+    );
+    assert_eq!(out.stderr, "", "{out}");
+    let pushed = sb.git(&bare, &["rev-parse", "main"]);
+    assert!(out.stdout.contains(&format!("pushed {pushed}")), "{out}");
+    assert_eq!(out.report_value("upstream"), pushed);
+    assert_eq!(
+        top_level(&sb, &bare, "main"),
+        ["README.md", "api-pr-9", "web-pr-7"]
+    );
+    assert_eq!(
+        remote_history(&sb, &bare),
+        ["preview up: web-pr-7", "preview up: api-pr-9"]
+    );
+    // Job b's checkout follows the pushed commit, with its own work as it was.
+    assert_eq!(sb.head(&b), pushed);
+    assert_eq!(sb.status(&b), " M README.md\nA  notes.md");
+    assert!(b.join("web-pr-7").is_dir());
+    assert_eq!(
+        sb.git(&bare, &["show", "main:README.md"]),
+        "# Pull request environments"
+    );
+}
+
+#[test]
+fn preview_push_stops_at_a_rejection_a_fetch_cannot_fix() {
+    let sb = Sandbox::new();
+    let bare = infra_pr_remote(&sb);
+    let hook = bare.join("hooks/pre-receive");
+    fs::write(&hook, "#!/bin/sh\necho 'previews are frozen' >&2\nexit 1\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    sb.clone_shallow(&bare, "job");
+    let web = small_app(&sb, "web");
+    let start = std::time::Instant::now();
+    let out = sb.kg(&[
+        "preview", "up", &web, "--pr", "7", "--repo", "job", "--push",
+    ]);
+    out.refused(&[
+        "git push origin refs/heads/main",
+        "was refused: [remote rejected] (pre-receive hook declined); remote: previews are frozen",
+    ]);
+    // Not retried: a retry would pause between rounds.
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(top_level(&sb, &bare, "main"), ["README.md"]);
+
+    // A checkout without a remote cannot push: refused before anything is written.
+    let local = infra_pr(&sb);
+    let out = sb.kg(&[
+        "preview", "up", &web, "--pr", "7", "--repo", "infra-pr", "--push",
+    ]);
+    out.refused(&["no remote to push to"]);
+    assert!(!local.join("web-pr-7").exists());
+}
+
+/// An infra-pr checkout with previews of `app` for `prs`, committed.
+fn with_previews(sb: &Sandbox, infra: &Path, app: &str, prs: &[&str]) {
+    let dir = if sb.path(&format!("apps/{app}")).exists() {
+        format!("apps/{app}")
+    } else {
+        small_app(sb, app)
+    };
+    let repo = infra.file_name().unwrap().to_str().unwrap();
+    for pr in prs {
+        sb.kg(&["preview", "up", &dir, "--pr", pr, "--repo", repo])
+            .ok();
+    }
+}
+
+#[test]
+fn preview_prune_removes_the_previews_of_closed_pull_requests() {
+    let sb = Sandbox::new();
+    let infra = infra_pr(&sb);
+    with_previews(&sb, &infra, "web", &["3", "12", "15", "40"]);
+    with_previews(&sb, &infra, "api", &["3"]);
+
+    // Two apps: pull request numbers are per repository, so the app must be named.
+    let out = sb.kg(&["preview", "prune", "--keep", "12,15", "--repo", "infra-pr"]);
+    out.refused(&["several apps", "api", "web", "--app"]);
+
+    // A dry run changes nothing.
+    let head = sb.head(&infra);
+    let out = sb.kg(&[
+        "preview",
+        "prune",
+        "--keep",
+        "12,15",
+        "--app",
+        "web",
+        "--repo",
+        "infra-pr",
+        "--dry-run",
+    ]);
+    out.ok();
+    assert!(out.stdout.contains("would remove"), "{out}");
+    assert_eq!(sb.head(&infra), head);
+    assert!(infra.join("web-pr-3").is_dir());
+
+    let out = sb.kg(&[
+        "preview", "prune", "--keep", "12,15", "--app", "web", "--repo", "infra-pr",
+    ]);
+    out.ok();
+    assert_eq!(subject(&sb, &infra), "preview prune: web-pr-3 web-pr-40");
+    let mut changes = sb.changes(&infra, &head, "HEAD");
+    changes.retain(|c| c.ends_with(".yaml"));
+    assert!(!changes.is_empty());
+    for c in &changes {
+        let file = c.split_once('\t').unwrap().1;
+        assert!(
+            c.starts_with("D\t")
+                && (file.starts_with("web-pr-3/") || file.starts_with("web-pr-40/")),
+            "{c}"
+        );
+    }
+    let mut left: Vec<String> = fs::read_dir(&infra)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [".git", "README.md", "api-pr-3", "web-pr-12", "web-pr-15"]
+    );
+    assert_eq!(sb.status(&infra), "");
+
+    // Again: nothing to prune. The app named by its directory works too.
+    let head = sb.head(&infra);
+    let out = sb.kg(&[
+        "preview", "prune", "apps/web", "--keep", "15,12", "--repo", "infra-pr",
+    ]);
+    out.ok();
+    assert!(out.stdout.contains("nothing to prune"), "{out}");
+    assert_eq!(sb.head(&infra), head);
+
+    // No pull request open: every preview of the app goes; api's stays.
+    sb.kg(&[
+        "preview", "prune", "--keep", "", "--app", "web", "--repo", "infra-pr",
+    ])
+    .ok();
+    assert!(!infra.join("web-pr-12").exists() && !infra.join("web-pr-15").exists());
+    assert!(infra.join("api-pr-3").is_dir());
+
+    // Bad numbers and names are refused.
+    for keep in ["12,abc", "012", "1/../2"] {
+        sb.kg(&[
+            "preview", "prune", "--keep", keep, "--app", "api", "--repo", "infra-pr",
+        ])
+        .refused(&["--keep"]);
+    }
+    sb.kg(&[
+        "preview", "prune", "--keep", "1", "--app", "../api", "--repo", "infra-pr",
+    ])
+    .refused(&["--app"]);
+    assert!(infra.join("api-pr-3").is_dir());
+}
+
+#[test]
+fn preview_prune_push_publishes_the_removal() {
+    let sb = Sandbox::new();
+    let bare = infra_pr_remote(&sb);
+    let job = sb.clone_shallow(&bare, "job");
+    with_previews(&sb, &job, "web", &["3", "12"]);
+    sb.git(&job, &["push", "-q", "origin", "main"]);
+    // Another job pushes a preview meanwhile: the prune is rebased onto it.
+    let other = sb.clone_shallow(&bare, "other");
+    let api = small_app(&sb, "api");
+    sb.kg(&[
+        "preview", "up", &api, "--pr", "5", "--repo", "other", "--push",
+    ])
+    .ok();
+    let out = sb.kg(&[
+        "preview", "prune", "--keep", "12", "--app", "web", "--repo", "job", "--push",
+    ]);
+    out.ok();
+    assert!(
+        out.stdout.contains(", which others pushed meanwhile)"),
+        "{out}"
+    );
+    assert_eq!(
+        top_level(&sb, &bare, "main"),
+        ["README.md", "api-pr-5", "web-pr-12"]
+    );
+    assert!(other.join("api-pr-5").is_dir());
+}
+
+#[test]
+fn preview_list_has_a_header_numeric_order_and_json() {
+    let sb = Sandbox::new();
+    let infra = infra_pr(&sb);
+    with_previews(&sb, &infra, "web", &["100", "9", "10"]);
+    with_previews(&sb, &infra, "api", &["2"]);
+    let out = sb.kg(&["preview", "list", "--repo", "infra-pr"]);
+    out.ok();
+    let rows: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows.iter().map(|r| r[0]).collect::<Vec<_>>(),
+        ["PREVIEW", "api-pr-2", "web-pr-9", "web-pr-10", "web-pr-100"],
+        "{out}"
+    );
+    assert_eq!(
+        rows[0],
+        ["PREVIEW", "APP", "PR", "OBJECTS", "SOURCE", "COMMIT"]
+    );
+    // Columns align: every cell starts where its header does.
+    let header = out.stdout.lines().next().unwrap();
+    let pr_col = header.find("PR ").unwrap();
+    for line in out.stdout.lines().skip(1) {
+        assert_ne!(line.as_bytes()[pr_col], b' ', "{line}");
+        assert_eq!(line.as_bytes()[pr_col - 1], b' ', "{line}");
+    }
+    // The apps are folders outside any repository: no source commit.
+    assert_eq!(rows[1], ["api-pr-2", "api", "2", "2", "-"]);
+
+    let out = sb.kg(&["preview", "list", "--repo", "infra-pr", "-o", "json"]);
+    out.ok();
+    let j: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let previews = j["previews"].as_array().unwrap();
+    let prs: Vec<u64> = previews.iter().map(|p| p["pr"].as_u64().unwrap()).collect();
+    assert_eq!(prs, [2, 9, 10, 100]);
+    assert_eq!(previews[1]["name"], "web-pr-9");
+    assert_eq!(previews[1]["app"], "web");
+    assert_eq!(previews[1]["objects"], 2);
+    assert_eq!(previews[1]["sourceCommit"], serde_json::Value::Null);
+
+    // Nothing there: an empty table says so on stderr, JSON is an empty list.
+    let empty = sb.path("empty-pr");
+    fs::create_dir(&empty).unwrap();
+    sb.git(&empty, &["init", "-q", "-b", "main"]);
+    let out = sb.kg(&["preview", "list", "--repo", "empty-pr"]);
+    out.ok();
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains("no previews"), "{out}");
+    let out = sb.kg(&["preview", "list", "--repo", "empty-pr", "-o", "json"]);
+    out.ok();
+    assert_eq!(out.stdout, "{\n  \"previews\": []\n}\n");
+}
+
+#[test]
+fn preview_down_refuses_an_app_or_number_that_is_not_a_name() {
+    let sb = Sandbox::new();
+    let infra = infra_pr(&sb);
+    with_previews(&sb, &infra, "keep", &["3"]);
+    with_previews(&sb, &infra, "other-app", &["3"]);
+    // `keep/../other-app-pr-3` would be another app's preview.
+    let head = sb.head(&infra);
+    for app in [
+        "keep/../other-app",
+        "../other-app",
+        "other-app/",
+        "Other-App",
+        "",
+    ] {
+        sb.kg(&[
+            "preview", "down", "--pr", "3", "--app", app, "--repo", "infra-pr",
+        ])
+        .refused(&["--app"]);
+    }
+    for pr in ["3/../../x", "03", "-1"] {
+        let flag = format!("--pr={pr}");
+        sb.kg(&[
+            "preview", "down", &flag, "--app", "keep", "--repo", "infra-pr",
+        ])
+        .refused(&["--pr"]);
+    }
+    assert_eq!(sb.head(&infra), head);
+    assert!(infra.join("keep-pr-3").is_dir() && infra.join("other-app-pr-3").is_dir());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The GitHub Actions examples
+// ---------------------------------------------------------------------------------------------
+
+/// Splits a shell command line into words: single and double quotes, no expansion.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quote = None;
+    let mut started = false;
+    for c in line.chars() {
+        match (quote, c) {
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                started = true;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (None, c) if c.is_whitespace() => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            (_, c) => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        words.push(word);
+    }
+    words
+}
+
+/// Every `kubectl-gitops ...` command of the `run:` scripts of a workflow, with GitHub
+/// expressions and shell variables replaced by plausible values.
+fn kubectl_gitops_commands(workflow: &str) -> Vec<Vec<String>> {
+    let mut commands = Vec::new();
+    for doc in yaml::documents(workflow) {
+        for (path, script) in &doc {
+            if !path.ends_with(".run") {
+                continue;
+            }
+            let script = script.replace("\\\n", " ");
+            for line in script.lines() {
+                let line = line.trim();
+                let Some(start) = line.find("kubectl-gitops ") else {
+                    continue;
+                };
+                if line.starts_with('#') || line.starts_with("cargo install") {
+                    continue;
+                }
+                let mut command = line[start..].to_string();
+                // Up to the end of the command: a pipe, a redirection, a list.
+                for stop in [" | ", " > ", " && ", " ; "] {
+                    if let Some(i) = command.find(stop) {
+                        command.truncate(i);
+                    }
+                }
+                let mut expanded = command.clone();
+                while let Some(i) = expanded.find("${{") {
+                    let end = expanded[i..].find("}}").unwrap() + i + 2;
+                    expanded.replace_range(i..end, "12,15");
+                }
+                let expanded = expanded
+                    .replace("$PR", "7")
+                    .replace("$APP", "my-microservice");
+                commands.push(shell_words(&expanded));
+            }
+        }
+    }
+    commands
+}
+
+#[test]
+fn github_actions_examples_run_real_commands() {
+    use clap::Parser as _;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/github-actions");
+    let mut seen = std::collections::BTreeSet::new();
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap();
+        for argv in kubectl_gitops_commands(&text) {
+            let parsed = kubectl_gitops::cli::Cli::try_parse_from(&argv);
+            assert!(
+                parsed.is_ok(),
+                "{}: {argv:?} does not parse: {}",
+                file.display(),
+                parsed.err().unwrap()
+            );
+            let flags: Vec<&str> = argv
+                .iter()
+                .filter(|a| a.starts_with("--"))
+                .map(String::as_str)
+                .collect();
+            // The subcommand: one word, two for `preview`.
+            let n = if argv[1] == "preview" { 2 } else { 1 };
+            let words: Vec<&str> = argv[1..=n].iter().map(String::as_str).collect();
+            seen.insert(format!("{} {}", words.join(" "), flags.join(" ")));
+        }
+    }
+    let seen: Vec<&str> = seen.iter().map(String::as_str).collect();
+    // What the examples must show: pushes that survive concurrent jobs, pruning, the
+    // chain's status, a promotion with the target environment's diff.
+    for wanted in [
+        "preview up --pr --repo --push",
+        "preview down --app --pr --repo --push",
+        "preview prune --app --keep --repo --push",
+        "preview list --repo",
+        "status ",
+        "promote --from --to --from-env --to-env",
+        "check --pr",
+    ] {
+        assert!(
+            seen.contains(&wanted),
+            "no `{wanted}` in the examples: {seen:#?}"
+        );
+    }
+}
+
+#[test]
+fn shell_words_split_like_a_shell() {
+    assert_eq!(
+        shell_words(r#"a "b c" 'd e' "" f"g"h"#),
+        ["a", "b c", "d e", "", "fgh"]
+    );
 }

@@ -141,18 +141,45 @@ fn push_dirs(
         };
         changes.push((n.clone(), wanted));
     }
-    match push::publish(infra, tmp.path(), &changes, message, before, warnings)? {
+    let published = push::publish(infra, tmp.path(), &changes, message, before, warnings)?;
+    let upstream = match &published {
+        push::Published::AlreadyThere { upstream } => upstream.clone(),
+        push::Published::Pushed { commit, .. } => Some(commit.clone()),
+    };
+    match published {
         push::Published::AlreadyThere { .. } => {
             let _ = writeln!(report, "the upstream already has it: nothing to push");
         }
-        push::Published::Pushed { commit, attempts } => {
-            let rounds = if attempts == 1 {
+        push::Published::Pushed {
+            commit,
+            onto,
+            attempts,
+        } => {
+            let mut notes = Vec::new();
+            if let Some(onto) = onto.as_deref().filter(|o| Some(*o) != before) {
+                notes.push(format!(
+                    "rebased onto {}, which others pushed meanwhile",
+                    &onto[..12.min(onto.len())]
+                ));
+            }
+            if attempts > 1 {
+                notes.push(format!(
+                    "{} push{} rejected by concurrent updates first",
+                    attempts - 1,
+                    if attempts == 2 { " was" } else { "es were" }
+                ));
+            }
+            let notes = if notes.is_empty() {
                 String::new()
             } else {
-                format!(" (after {} concurrent updates)", attempts - 1)
+                format!(" ({})", notes.join("; "))
             };
-            let _ = writeln!(report, "pushed {commit}{rounds}");
+            let _ = writeln!(report, "pushed {commit}{notes}");
         }
+    }
+    // For scripts (waiting until Argo CD has synced a revision that contains it).
+    if let Some(u) = upstream {
+        let _ = writeln!(report, "upstream: {u}");
     }
     Ok(())
 }

@@ -86,8 +86,13 @@ impl Upstream {
 pub enum Published {
     /// The upstream already had the directories as wanted.
     AlreadyThere { upstream: Option<String> },
-    /// The commit pushed and how many rounds it took.
-    Pushed { commit: String, attempts: u32 },
+    /// The commit pushed, the upstream commit it was built on (`None`: the branch was
+    /// created) and how many rounds it took.
+    Pushed {
+        commit: String,
+        onto: Option<String>,
+        attempts: u32,
+    },
 }
 
 /// What a push attempt's failure means.
@@ -115,6 +120,39 @@ pub fn classify(out: &Output) -> Rejection {
     } else {
         Rejection::Fatal
     }
+}
+
+/// A failed push's reason on one line: the ref's status, the remote's messages, git's own.
+fn why(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut parts: Vec<String> = stdout
+        .lines()
+        .filter(|l| l.starts_with('!'))
+        .filter_map(|l| l.rsplit('\t').next())
+        .map(|s| s.trim().to_string())
+        .collect();
+    for l in out.stderr.lines() {
+        let l = l.trim();
+        if let Some(m) = l.strip_prefix("remote:") {
+            if !m.trim().is_empty() {
+                parts.push(format!("remote: {}", m.trim()));
+            }
+        } else if l.starts_with("fatal:")
+            || (l.starts_with("error:") && !l.contains("failed to push some refs"))
+        {
+            parts.push(l.to_string());
+        }
+    }
+    if parts.is_empty() {
+        parts.push(
+            out.stderr
+                .lines()
+                .next()
+                .unwrap_or("no reason given")
+                .to_string(),
+        );
+    }
+    parts.join("; ")
 }
 
 /// Runs `round` until it is done, at most `max` times; `pause(n)` runs between rounds.
@@ -201,24 +239,20 @@ pub fn publish(
                 &format!("{commit}:{}", up.merge),
             ])?;
             if out.success() {
-                pushed_onto = upstream;
+                pushed_onto.clone_from(&upstream);
                 return Ok(Some(Published::Pushed {
                     commit,
+                    onto: upstream,
                     attempts: attempt,
                 }));
             }
-            last_error = format!(
-                "{} {}",
-                String::from_utf8_lossy(&out.stdout).trim(),
-                out.stderr
-            )
-            .trim()
-            .to_string();
+            last_error = why(&out);
             match classify(&out) {
                 Rejection::Retry => Ok(None),
                 Rejection::Fatal => Err(Error::Usage(format!(
-                    "git push {} (in {}) failed: {last_error}",
+                    "git push {} {} (in {}) was refused: {last_error}",
                     up.remote,
+                    up.merge,
                     repo.dir.display()
                 ))),
             }

@@ -78,14 +78,15 @@ pub struct Recorded {
 
 /// Every promotion recorded in the history of `rev`, newest first (topological order, so a
 /// promotion merged after another comes first). A message may hold several (a squash
-/// merge of several promotion commits); the last one written is the newest.
+/// merge of several promotion commits, where git indents them); the last one written is
+/// the newest.
 pub fn recorded(target: &Repo, rev: &str) -> Result<Vec<Recorded>> {
     let out = target.run_bytes(&[
         "log",
         "--topo-order",
         "-z",
         "--format=%H%n%B",
-        &format!("--grep=^{TRAILER_COMMIT}: "),
+        &format!("--grep={TRAILER_COMMIT}: "),
         rev,
         "--",
     ])?;
@@ -158,6 +159,17 @@ pub struct Base {
     pub how: BaseSource,
     /// Promotions of folders inside the path newer than the base, oldest first.
     pub overlays: Vec<Recorded>,
+}
+
+impl Base {
+    /// The target commit from which on changes are the target's own: the promotion
+    /// commit, or the merge base.
+    pub fn since(&self) -> &str {
+        match &self.how {
+            BaseSource::Trailer { target_commit } => target_commit,
+            BaseSource::MergeBase => &self.source_commit,
+        }
+    }
 }
 
 /// The recorded promotions that matter for `path`: the newest one covering it whose commit
@@ -265,13 +277,16 @@ impl Divergence {
 }
 
 /// The target's own changes under `path`: the files where its HEAD differs from the base
-/// tree, and the commits that made them. `view` sees both repositories.
+/// tree, and the commits that made them: those since the base's promotion, else (the
+/// changes were carried over by an earlier promotion) any before it. `view` sees both
+/// repositories.
 pub fn own_changes(
     view: &Repo,
     base_tree: &str,
     target_head: &str,
     source_head: &str,
     path: &str,
+    base: &Base,
     recorded: &[Recorded],
 ) -> Result<Divergence> {
     let files = view.changed_paths(base_tree, target_head, path)?;
@@ -279,29 +294,39 @@ pub fn own_changes(
         return Ok(Divergence::default());
     }
     let promotions: BTreeSet<&str> = recorded.iter().map(|r| r.target_commit.as_str()).collect();
-    // The commits are looked up by file, so a large divergence is bounded here too.
-    let mut args = vec![
-        "log".to_string(),
-        "--topo-order".into(),
-        "--no-merges".into(),
-        "-z".into(),
-        "--format=%H %s".into(),
-        format!("-n{}", MAX_COMMITS + promotions.len().min(1000)),
-        target_head.into(),
-        format!("^{source_head}"),
-        "--".into(),
-    ];
-    args.extend(files.iter().take(200).cloned());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let commits = git::split_z(&view.run_bytes(&args)?)
-        .into_iter()
-        .filter_map(|l| {
-            let (h, s) = l.split_once(' ').unwrap_or((l.as_str(), ""));
-            (!promotions.contains(h)).then(|| (h.to_string(), s.to_string()))
-        })
-        .take(MAX_COMMITS)
-        .collect();
-    Ok(Divergence { files, commits })
+    let commits = |exclude: Option<&str>| -> Result<Vec<(String, String)>> {
+        // Looked up by file, so a large divergence is bounded here too.
+        let mut args = vec![
+            "log".to_string(),
+            "--topo-order".into(),
+            "--no-merges".into(),
+            "-z".into(),
+            "--format=%H %s".into(),
+            format!("-n{}", MAX_COMMITS + promotions.len().min(1000)),
+            target_head.into(),
+            format!("^{source_head}"),
+        ];
+        args.extend(exclude.map(|e| format!("^{e}")));
+        args.push("--".into());
+        args.extend(files.iter().take(200).cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Ok(git::split_z(&view.run_bytes(&args)?)
+            .into_iter()
+            .filter_map(|l| {
+                let (h, s) = l.split_once(' ').unwrap_or((l.as_str(), ""));
+                (!promotions.contains(h)).then(|| (h.to_string(), s.to_string()))
+            })
+            .take(MAX_COMMITS)
+            .collect())
+    };
+    let mut list = commits(Some(base.since()))?;
+    if list.is_empty() {
+        list = commits(None)?;
+    }
+    Ok(Divergence {
+        files,
+        commits: list,
+    })
 }
 
 /// The result of a three-way merge of trees.

@@ -132,6 +132,43 @@ fn repo_name(root: &Path) -> String {
     )
 }
 
+/// `promote/<path>-<commit>`. A branch of that name that the target's HEAD already
+/// contains is an earlier promotion of the same commit, merged since (promoting it again is
+/// a rollback): the name gets a number. One that is not merged is a promotion waiting for
+/// review: refused.
+fn default_branch(
+    dst: &Repo,
+    dst_root: &Path,
+    head: &str,
+    path: &str,
+    src_name: &str,
+    short_sha: &str,
+) -> Result<String> {
+    let stem = format!(
+        "promote/{}-{short_sha}",
+        slug(if path == "." { src_name } else { path })
+    );
+    let mut name = stem.clone();
+    for n in 2..1000 {
+        if !dst.branch_exists(&name) {
+            git::check_branch_name(dst, &name)?;
+            return Ok(name);
+        }
+        let tip = dst.run(&["rev-parse", &format!("refs/heads/{name}")])?;
+        if !dst.is_ancestor(&tip, head) {
+            return Err(Error::Usage(format!(
+                "branch {name} already exists in {} and is not merged: a promotion of {short_sha} may be waiting for review; choose another name with --branch",
+                dst_root.display()
+            )));
+        }
+        name = format!("{stem}-{n}");
+    }
+    Err(Error::Usage(format!(
+        "too many branches named {stem}-<n> in {}; choose a name with --branch",
+        dst_root.display()
+    )))
+}
+
 /// A branch-name-safe form of a path: `databases/orders` -> `databases-orders`.
 fn slug(s: &str) -> String {
     let mut out = String::new();
@@ -289,7 +326,7 @@ pub fn promote(req: &PromoteRequest, warnings: &mut Vec<Warning>) -> Result<Prom
             Some(b) => {
                 let base_tree = history::base_tree(&view, scratch, &head, &path, b)?;
                 divergence =
-                    history::own_changes(&view, &base_tree, &head, &sha, &path, &recorded)?;
+                    history::own_changes(&view, &base_tree, &head, &sha, &path, b, &recorded)?;
                 if !divergence.diverged() {
                     (Method::Copy, theirs_tree.clone())
                 } else if req.force {
@@ -333,19 +370,18 @@ pub fn promote(req: &PromoteRequest, warnings: &mut Vec<Warning>) -> Result<Prom
 
     // The branch: checked only now, so that "nothing to promote" comes first.
     let short_sha = short(&sha);
-    let branch = req.branch.clone().unwrap_or_else(|| {
-        format!(
-            "promote/{}-{short_sha}",
-            slug(if path == "." { &src_name } else { &path })
-        )
-    });
-    git::check_branch_name(&dst, &branch)?;
-    if dst.branch_exists(&branch) {
-        return Err(Error::Usage(format!(
-            "branch {branch} already exists in {}; choose another with --branch",
-            dst_root.display()
-        )));
-    }
+    let branch = match &req.branch {
+        Some(b) => {
+            if dst.branch_exists(b) {
+                return Err(Error::Usage(format!(
+                    "branch {b} already exists in {}; choose another with --branch",
+                    dst_root.display()
+                )));
+            }
+            b.clone()
+        }
+        None => default_branch(&dst, &dst_root, &head, &path, &src_name, short_sha)?,
+    };
 
     // The commit.
     let subject = format!("Promote {path} from {src_name}@{short_sha}");

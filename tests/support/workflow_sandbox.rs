@@ -148,6 +148,37 @@ impl Sandbox {
         self.kg_as(Identity::Env, args)
     }
 
+    /// Starts one kubectl-gitops per argument list at once (the release bot's identity),
+    /// then waits for all of them: concurrent writers.
+    pub fn kg_concurrently(&self, runs: &[Vec<String>]) -> Vec<Out> {
+        let children: Vec<_> = runs
+            .iter()
+            .map(|args| {
+                self.base_command(Path::new(env!("CARGO_BIN_EXE_kubectl-gitops")))
+                    .env("GIT_AUTHOR_NAME", BOT_NAME)
+                    .env("GIT_AUTHOR_EMAIL", BOT_EMAIL)
+                    .env("GIT_COMMITTER_NAME", BOT_NAME)
+                    .env("GIT_COMMITTER_EMAIL", BOT_EMAIL)
+                    .args(args)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|c| {
+                let out = c.wait_with_output().unwrap();
+                Out {
+                    code: out.status.code(),
+                    stdout: String::from_utf8(out.stdout).unwrap(),
+                    stderr: String::from_utf8(out.stderr).unwrap(),
+                }
+            })
+            .collect()
+    }
+
     fn git_command(&self, dir: &Path, args: &[&str]) -> Command {
         let mut c = self.base_command(Path::new("git"));
         c.arg("-C")
@@ -212,6 +243,60 @@ impl Sandbox {
         );
         self.git(&dir, &["remote", "set-url", "origin", origin_url]);
         dir
+    }
+
+    /// A bare repository `name` whose `main` holds one commit with `files` (name, text),
+    /// the remote of the clones [`Sandbox::clone_shallow`] makes.
+    pub fn bare_repo(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let bare = self.path(name);
+        self.git(
+            self.root.path(),
+            &["init", "-q", "--bare", "-b", "main", name],
+        );
+        let seed = self.path(&format!("{name}.seed"));
+        fs::create_dir(&seed).unwrap();
+        for (f, text) in files {
+            fs::write(seed.join(f), text).unwrap();
+        }
+        self.git(&seed, &["init", "-q", "-b", "main"]);
+        self.commit_all(&seed, "seed");
+        self.git(
+            &seed,
+            &["push", "-q", &bare.display().to_string(), "main:main"],
+        );
+        fs::remove_dir_all(&seed).unwrap();
+        bare
+    }
+
+    /// A shallow clone (depth 1, as CI checks out) of a bare repository, over file://.
+    pub fn clone_shallow(&self, bare: &Path, name: &str) -> PathBuf {
+        self.git(
+            self.root.path(),
+            &[
+                "clone",
+                "-q",
+                "--depth",
+                "1",
+                &format!("file://{}", bare.display()),
+                name,
+            ],
+        );
+        self.path(name)
+    }
+
+    /// Every object id and ref of a repository: what a command that only reads must leave
+    /// exactly as it was.
+    pub fn fingerprint(&self, repo: &Path) -> String {
+        let objects = self.git(
+            repo,
+            &[
+                "cat-file",
+                "--batch-all-objects",
+                "--batch-check=%(objectname)",
+            ],
+        );
+        let refs = self.git(repo, &["for-each-ref", "--format=%(refname) %(objectname)"]);
+        format!("{objects}\n{refs}")
     }
 
     /// Whether git, as the binary runs it (without the test's `-c user.*`), finds a
