@@ -6,8 +6,12 @@
 #   docker build -t ghcr.io/kubectl-gitops/kubectl-gitops:v0.1.0 .
 
 FROM rust:1.95-slim-bookworm AS build
+# `kubectl-gitops version` reports these (build.rs); the build context has no .git. The
+# release workflow passes the tag's commit and its date, so image and binaries agree.
+ARG KUBECTL_GITOPS_COMMIT=unknown
+ARG SOURCE_DATE_EPOCH
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY vendor ./vendor
 COPY src ./src
 COPY benches ./benches

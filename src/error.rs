@@ -63,4 +63,12 @@ pub enum Error {
     Refused { loc: Loc, msg: String },
 }
 
+impl Error {
+    /// Whether the message starts with where it happened (`path:` or `path:line:col:`).
+    /// Those that do not are printed after `error:`.
+    pub fn is_located(&self) -> bool {
+        !matches!(self, Error::Usage(_))
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -13,12 +13,16 @@
 //! - [`cmp`]: the Argo CD plugin's environment (`generate`, `parameters`).
 //! - [`check`]: rules that find what would break, one module per rule.
 //! - [`diff`], [`promote`], [`status`], [`preview`] (over [`git`]): the GitOps workflows.
+//! - [`completion`], [`version`], [`color`]: shell completion, build metadata, terminal
+//!   colour.
 //!
 //! [`run`] is the binary's whole behaviour, with its streams passed in so tests can drive it.
 
 pub mod check;
 pub mod cli;
 pub mod cmp;
+pub mod color;
+pub mod completion;
 pub mod config;
 pub mod diag;
 pub mod diff;
@@ -33,6 +37,7 @@ pub mod render;
 pub mod source;
 pub mod status;
 pub mod transform;
+pub mod version;
 pub mod yaml;
 
 use std::io::{Read, Write};
@@ -73,34 +78,57 @@ pub struct Io<'a> {
     pub stderr: &'a mut dyn Write,
     /// The process environment (`std::env::vars()` in the binary).
     pub env: Vec<(String, String)>,
+    /// Whether stdout is a terminal (for `--color auto`).
+    pub stdout_is_terminal: bool,
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli, io: &mut Io<'_>) -> ExitStatus {
     let mut warnings = Vec::new();
+    let color = color::enabled(cli.color, io.stdout_is_terminal, &io.env);
     let result = match cli.command {
         Command::Render(args) => cmd_render(&args, io, &mut warnings),
         Command::Generate => cmd_generate(io, &mut warnings),
         Command::Parameters(args) => cmd_parameters(&args, io, &mut warnings),
-        Command::Check(args) => cmd_check(&args, io, &mut warnings),
-        Command::Diff(args) => cmd_diff(&args, io, &mut warnings),
+        Command::Check(args) => cmd_check(&args, io, color, &mut warnings),
+        Command::Diff(args) => cmd_diff(&args, io, color, &mut warnings),
         Command::Promote(args) => cmd_promote(&args, io, &mut warnings),
         Command::Status(args) => cmd_status(&args, io),
         Command::Preview(cmd) => cmd_preview(cmd, io, &mut warnings),
-        Command::Version => {
-            let line = format!("kubectl-gitops {}\n", env!("CARGO_PKG_VERSION"));
-            write_stdout(io, line.as_bytes()).map(|()| ExitStatus::Success)
+        Command::Version(args) => {
+            let text = match args.output {
+                cli::VersionFormat::Text => version::text(),
+                cli::VersionFormat::Json => version::json(),
+            };
+            write_stdout(io, text.as_bytes()).map(|()| ExitStatus::Success)
+        }
+        Command::Completion(args) => write_stdout(io, completion::script(args.shell).as_bytes())
+            .map(|()| ExitStatus::Success),
+        Command::Complete(args) => {
+            let root = cli::command(cli::Invocation::Direct);
+            let text = completion::answer(&root, &args.words);
+            write_stdout(io, text.as_bytes()).map(|()| ExitStatus::Success)
         }
     };
-    finish(result, &warnings, io)
+    finish(result, &warnings, color, io)
 }
 
-/// Prints the error (first line of stderr) and then the warnings.
-fn finish(result: Result<ExitStatus, Error>, warnings: &[Warning], io: &mut Io<'_>) -> ExitStatus {
+/// Prints the error (first line of stderr) and then the warnings. An error that has no
+/// location says `error:` first, as clap's do; located ones start with `path:line:col:`.
+fn finish(
+    result: Result<ExitStatus, Error>,
+    warnings: &[Warning],
+    color: bool,
+    io: &mut Io<'_>,
+) -> ExitStatus {
     let status = match &result {
         Ok(s) => *s,
-        Err(e) => {
+        Err(e) if e.is_located() => {
             let _ = writeln!(io.stderr, "{e}");
+            ExitStatus::Error
+        }
+        Err(e) => {
+            let _ = writeln!(io.stderr, "{} {e}", color::error_prefix(color));
             ExitStatus::Error
         }
     };
@@ -199,10 +227,10 @@ fn cmd_generate(io: &mut Io<'_>, warnings: &mut Vec<Warning>) -> Result<ExitStat
     let rendered = render::render(&req, io.stdin, warnings)?;
     if rendered.output.input_objects == 0 {
         if !rendered.ctx.config.allow_empty {
-            return Err(Error::Usage(format!(
-                "{}: no Kubernetes objects to render; refusing to print an empty set, which would make Argo CD prune everything this Application owns (set allowEmpty: true in gitops.yaml if that is intended)",
-                cwd.display()
-            )));
+            return Err(Error::FileRefused {
+                path: cwd,
+                msg: "no Kubernetes objects to render; refusing to print an empty set, which would make Argo CD prune everything this Application owns (set allowEmpty: true in gitops.yaml if that is intended)".into(),
+            });
         }
         warnings.push(Warning::general(
             "no Kubernetes objects to render (allowEmpty: true in gitops.yaml)",
@@ -289,6 +317,7 @@ fn cmd_parameters(
 fn cmd_check(
     args: &CheckArgs,
     io: &mut Io<'_>,
+    color: bool,
     warnings: &mut Vec<Warning>,
 ) -> Result<ExitStatus, Error> {
     if args.rules {
@@ -328,11 +357,7 @@ fn cmd_check(
         ignore: args.ignore.clone(),
     };
     let findings = check::check(&req, io.stdin, warnings)?;
-    let mut text = String::new();
-    for f in &findings {
-        text.push_str(&f.to_string());
-        text.push('\n');
-    }
+    let text = check::report::render(&findings, args.output, color);
     write_stdout(io, text.as_bytes())?;
     Ok(if findings.is_empty() {
         ExitStatus::Success
@@ -375,12 +400,17 @@ fn side(
 fn cmd_diff(
     args: &DiffArgs,
     io: &mut Io<'_>,
+    color: bool,
     warnings: &mut Vec<Warning>,
 ) -> Result<ExitStatus, Error> {
     let from = side(&args.from_env, &args.from_pr, &args.app, "from")?;
     let to = side(&args.to_env, &args.to_pr, &args.app, "to")?;
     let d = diff::diff(&args.path, &from, &to, warnings)?;
-    write_stdout(io, d.text.as_bytes())?;
+    if color {
+        write_stdout(io, color::diff(&d.text).as_bytes())?;
+    } else {
+        write_stdout(io, d.text.as_bytes())?;
+    }
     Ok(if d.differs {
         ExitStatus::Failure
     } else {

@@ -5,14 +5,14 @@
 //! `--out-dir` builds the directory next to its destination and swaps it in at the end, and
 //! refuses to replace a directory it did not make.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::model::{Loc, Object, OutDoc, SourceRef};
 use crate::yaml::Node;
 use crate::yaml::emit::emit_document;
-use crate::yaml::json::to_json;
+use crate::yaml::json::{Json, to_json};
 use crate::yaml::splice::write_piece;
 use crate::yaml::split::Piece;
 
@@ -21,8 +21,11 @@ use crate::yaml::split::Piece;
 pub enum Format {
     /// One YAML stream, documents separated by `---`.
     Yaml,
-    /// One JSON object per line, typed as Kubernetes reads the YAML.
+    /// One `v1 List` document holding every object (List documents' items in their place),
+    /// typed as Kubernetes reads the YAML, indented as kubectl prints it.
     Json,
+    /// One JSON object per line: each input document, typed as Kubernetes reads the YAML.
+    Jsonl,
 }
 
 /// A marker that `--out-dir` leaves in directories it writes, so that it replaces only
@@ -32,13 +35,74 @@ pub const OUT_DIR_MARKER: &str = ".kubectl-gitops-out";
 pub fn to_bytes(docs: &[OutDoc], format: Format) -> Result<Vec<u8>> {
     match format {
         Format::Yaml => Ok(yaml_stream(docs)?.into_bytes()),
-        Format::Json => {
+        Format::Jsonl => {
             let mut out = String::new();
             for d in docs {
                 json_line(d, &mut out)?;
             }
             Ok(out.into_bytes())
         }
+        Format::Json => {
+            let mut items = Vec::new();
+            for d in docs {
+                match json_of(&d.node, &d.file)? {
+                    // A List document's items are objects of the List, as kubectl flattens them.
+                    Json::Obj(mut o) if Object::is_list_document(&d.node) => {
+                        if let Some(Json::Arr(inner)) = o.remove("items") {
+                            items.extend(inner);
+                        }
+                    }
+                    j => items.push(j),
+                }
+            }
+            let list = Json::Obj(BTreeMap::from([
+                ("apiVersion".to_string(), Json::Str("v1".into())),
+                ("items".to_string(), Json::Arr(items)),
+                ("kind".to_string(), Json::Str("List".into())),
+                (
+                    "metadata".to_string(),
+                    Json::Obj(BTreeMap::from([(
+                        "resourceVersion".to_string(),
+                        Json::Str(String::new()),
+                    )])),
+                ),
+            ]));
+            let mut out = String::new();
+            write_indented(&list, 0, &mut out);
+            out.push('\n');
+            Ok(out.into_bytes())
+        }
+    }
+}
+
+/// JSON with 4-space indentation, as kubectl's `-o json` prints it; scalars are written by
+/// [`Json::write`], so numbers and escapes are exactly those of the one-line form.
+fn write_indented(j: &Json, depth: usize, out: &mut String) {
+    let pad = |out: &mut String, depth: usize| out.extend(std::iter::repeat_n(' ', depth * 4));
+    match j {
+        Json::Arr(items) if !items.is_empty() => {
+            out.push_str("[\n");
+            for (i, item) in items.iter().enumerate() {
+                pad(out, depth + 1);
+                write_indented(item, depth + 1, out);
+                out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+            }
+            pad(out, depth);
+            out.push(']');
+        }
+        Json::Obj(entries) if !entries.is_empty() => {
+            out.push_str("{\n");
+            for (i, (k, v)) in entries.iter().enumerate() {
+                pad(out, depth + 1);
+                Json::Str(k.clone()).write(out);
+                out.push_str(": ");
+                write_indented(v, depth + 1, out);
+                out.push_str(if i + 1 < entries.len() { ",\n" } else { "\n" });
+            }
+            pad(out, depth);
+            out.push('}');
+        }
+        scalar_or_empty => scalar_or_empty.write(out),
     }
 }
 
@@ -117,12 +181,15 @@ fn json_line(d: &OutDoc, out: &mut String) -> Result<()> {
     json_node(&d.node, &d.file, out)
 }
 
-fn json_node(node: &Node, file: &std::sync::Arc<str>, out: &mut String) -> Result<()> {
-    let j = to_json(node).map_err(|e| Error::Refused {
+fn json_of(node: &Node, file: &std::sync::Arc<str>) -> Result<Json> {
+    to_json(node).map_err(|e| Error::Refused {
         loc: Loc::new(file, e.pos),
         msg: e.msg,
-    })?;
-    j.write(out);
+    })
+}
+
+fn json_node(node: &Node, file: &std::sync::Arc<str>, out: &mut String) -> Result<()> {
+    json_of(node, file)?.write(out);
     out.push('\n');
     Ok(())
 }
@@ -176,7 +243,7 @@ pub fn write_dir(docs: &[OutDoc], format: Format, dir: &Path) -> Result<Vec<Path
                     }
                     "yaml"
                 }
-                Format::Json => {
+                Format::Json | Format::Jsonl => {
                     json_node(node, &d.file, &mut text)?;
                     "json"
                 }
@@ -191,10 +258,12 @@ pub fn write_dir(docs: &[OutDoc], format: Format, dir: &Path) -> Result<Vec<Path
     if dir.exists() {
         let empty = std::fs::read_dir(dir).map_err(io(dir))?.next().is_none();
         if !empty && !dir.join(OUT_DIR_MARKER).exists() {
-            return Err(Error::Usage(format!(
-                "{}: refusing to replace a directory that kubectl-gitops did not write (it has no {OUT_DIR_MARKER}); choose an empty or new directory",
-                dir.display()
-            )));
+            return Err(Error::FileRefused {
+                path: dir.to_path_buf(),
+                msg: format!(
+                    "refusing to replace a directory that kubectl-gitops did not write (it has no {OUT_DIR_MARKER}); choose an empty or new directory"
+                ),
+            });
         }
     }
     let parent = dir

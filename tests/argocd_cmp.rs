@@ -444,7 +444,7 @@ fn unknown_environment_is_refused_with_the_list() {
     let app = App::new("my-microservice-qa", APP).env("GITOPS_ENV", "qa");
     let run = generate(&wd, &app, &sidecar);
     timing("unknown-env", &run);
-    assert_fails_closed(&run, "ARGOCD_ENV_GITOPS_ENV \"qa\"");
+    assert_fails_closed(&run, "error: ARGOCD_ENV_GITOPS_ENV \"qa\"");
     assert!(
         run.first_stderr_line().contains("dev, staging, prod"),
         "the message lists the environments{run}"

@@ -1199,7 +1199,7 @@ struct Parsed {
 /// `render FILE -o json` without identity: the file's objects as Kubernetes reads them.
 fn parse(material: &Path, file: &Path) -> Result<Parsed, String> {
     let p = file.display().to_string();
-    let r = check_harness::run_with_limit(&["render", p.as_str(), "-o", "json"], CORPUS_LIMIT);
+    let r = check_harness::run_with_limit(&["render", p.as_str(), "-o", "jsonl"], CORPUS_LIMIT);
     if r.code != Some(0) {
         return Err(format!(
             "{p}: pass-through render failed (exit {:?}): {}",
@@ -1256,7 +1256,7 @@ fn render_preview(
             "--app",
             "corpus",
             "-o",
-            "json",
+            "jsonl",
         ],
         CORPUS_LIMIT,
     );

@@ -242,15 +242,67 @@ const MIB: u64 = 1 << 20;
 // version and help
 // ---------------------------------------------------------------------------------------------
 
+/// What `version` must report for this checkout: the HEAD commit and its committer date in
+/// UTC (build.rs reads both from git; never the clock), unless the build was given
+/// `KUBECTL_GITOPS_COMMIT` / `SOURCE_DATE_EPOCH`, or is not a git checkout.
+fn expected_build_metadata() -> Option<(String, String)> {
+    if std::env::var_os("KUBECTL_GITOPS_COMMIT").is_some()
+        || std::env::var_os("SOURCE_DATE_EPOCH").is_some()
+    {
+        return None;
+    }
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(project_root())
+            .env("TZ", "UTC")
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let top = git(&["rev-parse", "--show-toplevel"])?;
+    if fs::canonicalize(top).ok()? != fs::canonicalize(project_root()).ok()? {
+        return None;
+    }
+    let commit = git(&["rev-parse", "HEAD"])?;
+    let date = git(&[
+        "log",
+        "-1",
+        "--format=%cd",
+        "--date=format-local:%Y-%m-%dT%H:%M:%SZ",
+    ])?;
+    Some((commit, date))
+}
+
 #[test]
-fn version_subcommand_prints_the_version() {
+fn version_subcommand_prints_the_version_commit_and_build_date() {
     let out = Repo::new().run(&["version"]);
     out.assert_clean_success();
-    assert_eq!(
-        out.stdout,
-        format!("kubectl-gitops {}\n", env!("CARGO_PKG_VERSION")),
-        "{out}"
-    );
+    let prefix = format!("kubectl-gitops {} (commit ", env!("CARGO_PKG_VERSION"));
+    assert!(out.stdout.starts_with(&prefix), "{out}");
+    assert!(out.stdout.ends_with(")\n"), "{out}");
+    if let Some((commit, date)) = expected_build_metadata() {
+        assert_eq!(
+            out.stdout,
+            format!("{prefix}{}, built {date})\n", &commit[..12]),
+            "{out}"
+        );
+    }
+
+    let json = Repo::new().run(&["version", "-o", "json"]);
+    json.assert_clean_success();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"), "{json}");
+    assert!(v["platform"].as_str().unwrap().contains('/'), "{json}");
+    if let Some((commit, date)) = expected_build_metadata() {
+        assert_eq!(v["gitCommit"], commit.as_str(), "{json}");
+        assert_eq!(v["buildDate"], date.as_str(), "{json}");
+    }
+    // Deterministic: the build date is not the time of the run.
+    let again = Repo::new().run(&["version", "-o", "json"]);
+    assert_eq!(again.stdout, json.stdout);
 }
 
 #[test]
@@ -290,6 +342,7 @@ fn render_help_mentions_every_flag() {
         "--output",
         "yaml",
         "json",
+        "jsonl",
         "--out-dir",
         "standard input",
     ] {
@@ -474,7 +527,7 @@ fn pr_with_a_letter_is_refused() {
     let repo = Repo::new();
     repo.write("app/m.yaml", &configmap("c"));
     let out = repo.render(&["app", "--pr", "12a"]);
-    out.assert_error_like("--pr \"12a\" ", &["pull request number"]);
+    out.assert_error_like("error: --pr \"12a\" ", &["pull request number"]);
 }
 
 #[test]
@@ -482,7 +535,7 @@ fn pr_with_leading_zeros_is_refused() {
     let repo = Repo::new();
     repo.write("app/m.yaml", &configmap("c"));
     let out = repo.render(&["app", "--pr", "0012"]);
-    out.assert_error_like("--pr \"0012\" ", &["pull request number"]);
+    out.assert_error_like("error: --pr \"0012\" ", &["pull request number"]);
 }
 
 #[test]
@@ -490,7 +543,7 @@ fn env_that_is_not_a_dns_label_is_refused() {
     let repo = Repo::new();
     repo.write("app/m.yaml", &configmap("c"));
     let out = repo.render(&["app", "--env", "Prod_1"]);
-    out.assert_error_like("--env \"Prod_1\" ", &["DNS-1123"]);
+    out.assert_error_like("error: --env \"Prod_1\" ", &["DNS-1123"]);
 }
 
 #[test]
@@ -498,7 +551,7 @@ fn namespace_that_is_not_a_dns_label_is_refused() {
     let repo = Repo::new();
     repo.write("app/m.yaml", &configmap("c"));
     let out = repo.render(&["app", "--namespace", "Bad_NS"]);
-    out.assert_error_like("--namespace \"Bad_NS\" ", &["DNS-1123"]);
+    out.assert_error_like("error: --namespace \"Bad_NS\" ", &["DNS-1123"]);
 }
 
 #[test]
@@ -506,7 +559,7 @@ fn app_that_is_not_a_dns_label_is_refused() {
     let repo = Repo::new();
     repo.write("app/m.yaml", &configmap("c"));
     let out = repo.render(&["app", "--pr", "1", "--app", "Bad_App"]);
-    out.assert_error_like("app \"Bad_App\" (from --app) ", &["DNS-1123"]);
+    out.assert_error_like("error: app \"Bad_App\" (from --app) ", &["DNS-1123"]);
 }
 
 #[test]
@@ -514,7 +567,7 @@ fn app_from_a_directory_name_that_is_not_a_dns_label_is_refused() {
     let repo = Repo::new();
     repo.write("My_App/m.yaml", &configmap("c"));
     let out = repo.render(&["My_App", "--pr", "1"]);
-    out.assert_error_like("app \"My_App\" ", &["directory", "--app"]);
+    out.assert_error_like("error: app \"My_App\" ", &["directory", "--app"]);
 }
 
 #[test]
@@ -522,7 +575,7 @@ fn identity_is_validated_before_the_manifests_are_read() {
     let repo = Repo::new();
     repo.write("app/bad.yaml", "a: [1\n");
     let out = repo.render(&["app", "--pr", "12a"]);
-    out.assert_error_like("--pr \"12a\" ", &[]);
+    out.assert_error_like("error: --pr \"12a\" ", &[]);
 }
 
 #[test]
@@ -539,7 +592,7 @@ fn env_not_listed_in_gitops_yaml_is_refused() {
         ",
     );
     let out = repo.render(&["app", "--env", "qa"]);
-    out.assert_error_like("--env \"qa\" ", &["app/gitops.yaml", "dev", "prod"]);
+    out.assert_error_like("error: --env \"qa\" ", &["app/gitops.yaml", "dev", "prod"]);
 }
 
 #[test]
@@ -1122,7 +1175,7 @@ fn standard_input_errors_are_located_as_stdin() {
 }
 
 #[test]
-fn json_output_is_one_object_per_line_typed_as_kubernetes_reads_yaml() {
+fn jsonl_output_is_one_object_per_line_typed_as_kubernetes_reads_yaml() {
     let repo = Repo::new();
     repo.write(
         "app/m.yaml",
@@ -1146,7 +1199,7 @@ fn json_output_is_one_object_per_line_typed_as_kubernetes_reads_yaml() {
           nothing: null
         "#,
     );
-    let out = repo.render(&["app", "-o", "json"]);
+    let out = repo.render(&["app", "-o", "jsonl"]);
     out.assert_clean_success();
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
@@ -1164,6 +1217,70 @@ fn json_output_is_one_object_per_line_typed_as_kubernetes_reads_yaml() {
 }
 
 #[test]
+fn json_output_is_one_v1_list_with_list_documents_flattened() {
+    let repo = Repo::new();
+    repo.write(
+        "app/m.yaml",
+        r#"
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: settings
+        data:
+          mode: "0755"
+        ---
+        apiVersion: v1
+        kind: ConfigMapList
+        items:
+        - apiVersion: v1
+          kind: ConfigMap
+          metadata:
+            name: a
+        - apiVersion: v1
+          kind: ConfigMap
+          metadata:
+            name: b
+        ---
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata:
+          name: w
+        spec:
+          mode: 0755
+        "#,
+    );
+    let out = repo.render(&["app", "-o", "json"]);
+    out.assert_clean_success();
+    let list: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(list["apiVersion"], "v1", "{out}");
+    assert_eq!(list["kind"], "List", "{out}");
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["settings", "a", "b", "w"], "{out}");
+    assert_eq!(list["items"][3]["spec"]["mode"], 493, "YAML 1.1 octal{out}");
+    // kubectl's layout: four-space indentation, one final line break.
+    assert!(
+        out.stdout.starts_with("{\n    \"apiVersion\": \"v1\",\n"),
+        "{out}"
+    );
+    assert!(out.stdout.ends_with("}\n"), "{out}");
+    // The same objects as -o jsonl, which keeps the List document whole.
+    let jsonl = repo.render(&["app", "-o", "jsonl"]);
+    let docs: Vec<serde_json::Value> = jsonl
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 3, "{jsonl}");
+    assert_eq!(docs[1]["kind"], "ConfigMapList", "{jsonl}");
+    assert_eq!(list["items"][1], docs[1]["items"][0], "{out}");
+}
+
+#[test]
 fn json_output_of_a_preview_parses_and_carries_string_labels() {
     let out = run_in(
         project_root(),
@@ -1178,13 +1295,10 @@ fn json_output_of_a_preview_parses_and_carries_string_labels() {
         None,
     );
     out.assert_clean_success();
-    let docs: Vec<serde_json::Value> = out
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let list: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let docs = list["items"].as_array().unwrap();
     assert_eq!(docs.len(), 6, "{out}");
-    for d in &docs {
+    for d in docs {
         assert_eq!(
             d["metadata"]["labels"]["kubectl-gitops.io/pr"], "123",
             "{out}"
@@ -1477,7 +1591,7 @@ fn directory_files_are_read_in_byte_order_of_their_paths() {
         "app/c.json",
         r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "third"}}"#,
     );
-    let out = repo.render(&["app", "-o", "json"]);
+    let out = repo.render(&["app", "-o", "jsonl"]);
     out.assert_clean_success();
     let names: Vec<String> = out
         .stdout

@@ -6,7 +6,11 @@
 //! render Argo CD produces with `generate`). These tests put the directory of the binary cargo
 //! built (`CARGO_BIN_EXE_kubectl-gitops`, already named `kubectl-gitops`) first on PATH and check:
 //!
-//! - `kubectl gitops version` prints `kubectl-gitops <crate version>`;
+//! - `kubectl gitops version` prints what `kubectl-gitops version` prints;
+//! - `kubectl gitops render --help` says `Usage: kubectl gitops render` (kubectl execs the
+//!   plugin by its absolute path; the shell that started kubectl set `$_` to kubectl's path);
+//! - `kubectl gitops <TAB>`: kubectl runs `kubectl_complete-gitops` (the script
+//!   `completion kubectl-plugin` prints) and shows the environments of gitops.yaml for --env;
 //! - `kubectl gitops render testdata/my-microservice --env dev`, run from the repository root,
 //!   prints exactly `tests/fixtures/testdata-my-microservice/env-dev.out` with nothing on stderr;
 //! - an error keeps its exit code, its empty stdout and its stderr through kubectl;
@@ -88,17 +92,134 @@ fn bin_dir() -> PathBuf {
 fn kubectl_gitops_version() {
     let scratch = tempfile::tempdir().unwrap();
     let path = path_with(&bin_dir());
+    let direct = run(&bin(), &["version"], &path, &scratch);
+    assert!(direct.status.success(), "{}", show("direct", &direct));
+    assert!(
+        String::from_utf8_lossy(&direct.stdout).starts_with(&format!(
+            "kubectl-gitops {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{}",
+        show("direct", &direct)
+    );
     for kubectl in kubectls("kubectl_gitops_version") {
         let what = format!("{} gitops version", kubectl.display());
         let out = run(&kubectl, &["gitops", "version"], &path, &scratch);
         assert!(out.status.success(), "{}", show(&what, &out));
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            format!("kubectl-gitops {}\n", env!("CARGO_PKG_VERSION")),
+        assert_eq!(out.stdout, direct.stdout, "{}", show(&what, &out));
+        assert!(out.stderr.is_empty(), "{}", show(&what, &out));
+    }
+}
+
+#[test]
+fn usage_lines_say_kubectl_gitops_when_kubectl_runs_it() {
+    let scratch = tempfile::tempdir().unwrap();
+    let path = path_with(&bin_dir());
+    let direct = run(&bin(), &["render", "--help"], &path, &scratch);
+    let direct_text = String::from_utf8_lossy(&direct.stdout);
+    assert!(
+        direct_text.contains("Usage: kubectl-gitops render [OPTIONS] [PATH]"),
+        "{}",
+        show("direct", &direct)
+    );
+    for kubectl in kubectls("usage_lines_say_kubectl_gitops_when_kubectl_runs_it") {
+        let what = format!("{} gitops render --help", kubectl.display());
+        // What a shell does when it starts kubectl: `$_` is the program's path.
+        let out = Command::new(&kubectl)
+            .args(["gitops", "render", "--help"])
+            .env("PATH", &path)
+            .env("_", &kubectl)
+            .env("KUBECONFIG", scratch.path().join("no-kubeconfig"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{}", show(&what, &out));
+        assert!(
+            text.contains("Usage: kubectl gitops render [OPTIONS] [PATH]"),
             "{}",
             show(&what, &out)
         );
-        assert!(out.stderr.is_empty(), "{}", show(&what, &out));
+        assert!(
+            text.contains("\n  kubectl gitops render testdata/my-microservice --env prod\n"),
+            "examples name the program as it was run{}",
+            show(&what, &out)
+        );
+        // An error's usage line too.
+        let out = Command::new(&kubectl)
+            .args(["gitops", "render", "--evn", "dev"])
+            .env("PATH", &path)
+            .env("_", &kubectl)
+            .env("KUBECONFIG", scratch.path().join("no-kubeconfig"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}", show(&what, &out));
+        assert!(
+            text.contains("Usage: kubectl gitops render"),
+            "{}",
+            show(&what, &out)
+        );
+        assert!(
+            text.contains("a similar argument exists: '--env'"),
+            "{}",
+            show(&what, &out)
+        );
+    }
+}
+
+#[test]
+fn kubectl_completes_the_plugin_through_kubectl_complete_gitops() {
+    let scratch = tempfile::tempdir().unwrap();
+    // The script exactly as `completion kubectl-plugin` prints it, next to the binary.
+    let plugins = scratch.path().join("plugins");
+    fs::create_dir(&plugins).unwrap();
+    symlink(bin(), plugins.join("kubectl-gitops")).unwrap();
+    let script = run(
+        &bin(),
+        &["completion", "kubectl-plugin"],
+        &path_with(&plugins),
+        &scratch,
+    );
+    assert!(script.status.success(), "{}", show("completion", &script));
+    let complete = plugins.join("kubectl_complete-gitops");
+    fs::write(&complete, &script.stdout).unwrap();
+    fs::set_permissions(
+        &complete,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = path_with(&plugins);
+    for kubectl in kubectls("kubectl_completes_the_plugin_through_kubectl_complete_gitops") {
+        for (args, want) in [
+            (
+                &[
+                    "__complete",
+                    "gitops",
+                    "render",
+                    "testdata/my-microservice",
+                    "--env",
+                    "",
+                ][..],
+                &["dev", "staging", "prod"][..],
+            ),
+            (&["__complete", "gitops", "ren"][..], &["render"][..]),
+            (
+                &["__complete", "gitops", "check", ".", "-o", ""][..],
+                &["text", "json", "sarif", "github"][..],
+            ),
+        ] {
+            let what = format!("{} {}", kubectl.display(), args.join(" "));
+            let out = run(&kubectl, args, &path, &scratch);
+            assert!(out.status.success(), "{}", show(&what, &out));
+            let text = String::from_utf8_lossy(&out.stdout);
+            let values: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.starts_with(':'))
+                .map(|l| l.split('\t').next().unwrap())
+                .collect();
+            assert_eq!(values, want, "{}", show(&what, &out));
+            assert!(text.lines().any(|l| l == ":4"), "{}", show(&what, &out));
+        }
     }
 }
 

@@ -21,6 +21,7 @@ mod hardcoded_environment;
 mod label_tracking;
 mod name_length;
 mod preview_cluster_scoped;
+pub mod report;
 mod secret_namespace;
 mod service_dns;
 mod shared_secret;
