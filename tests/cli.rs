@@ -1457,7 +1457,7 @@ fn duplicate_keys_give_a_located_warning_and_the_last_value_wins() {
         configmap("dup") + "data:\n  a: \"1\"\n  a: \"2\"\n",
         "{out}"
     );
-    let json = repo.render(&["app", "-o", "json"]);
+    let json = repo.render(&["app", "-o", "jsonl"]);
     assert!(json.stdout.contains(r#""data":{"a":"2"}"#), "{json}");
     let lines = out.stderr_lines();
     assert_eq!(lines.len(), 1, "{out}");

@@ -584,7 +584,7 @@ fn duplicate_keys_are_reported_and_the_last_value_wins() {
             "render {}: a pass-through must be the input byte for byte",
             path.display()
         );
-        let json = render(&path, &["-o", "json"]);
+        let json = render(&path, &["-o", "jsonl"]);
         let ours: Vec<Value> = text(&json.stdout)
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
