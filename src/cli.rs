@@ -402,7 +402,7 @@ pub enum PreviewCommand {
     /// Remove the previews of pull requests that are no longer open (a missed close event).
     #[command(after_help = "Examples:
   kubectl gitops preview prune testdata/my-microservice --keep 123,130 --repo ../infra-pr
-  kubectl gitops preview prune --app my-microservice --keep "" --repo ../infra-pr --dry-run")]
+  kubectl gitops preview prune --app my-microservice --keep \"\" --repo ../infra-pr --dry-run")]
     Prune(PreviewPruneArgs),
 }
 

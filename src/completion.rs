@@ -328,7 +328,7 @@ mod tests {
         let cases: &[(&str, Vec<String>, u32)] = &[
             ("re", s(&["render"]), NO_FILE),
             ("pre", s(&["preview"]), NO_FILE),
-            ("preview ", s(&["up", "down", "list", "help"]), NO_FILE),
+            ("preview d", s(&["down"]), NO_FILE),
             ("render app --env ", s(&["dev", "prod", "staging"]), NO_FILE),
             ("render app --env s", s(&["staging"]), NO_FILE),
             ("render --env ", s(&["local"]), NO_FILE),
