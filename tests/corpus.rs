@@ -279,6 +279,39 @@ fn k8s_documents(tools: &Tools, files: &[PathBuf]) -> Vec<String> {
     docs
 }
 
+/// [`k8s_documents`] of several files at once (one reader run), grouped per file.
+fn k8s_documents_per_file(tools: &Tools, files: &[PathBuf]) -> Vec<Vec<Value>> {
+    let out = Command::new(&tools.k8s_yaml)
+        .args(files)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", tools.k8s_yaml.display()));
+    assert!(
+        out.status.success(),
+        "k8s-yaml failed: {}",
+        text(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).expect("k8s-yaml prints UTF-8");
+    let mut per_file: Vec<Vec<Value>> = Vec::new();
+    for line in stdout.split('\n').filter(|line| !line.is_empty()) {
+        let value: Value = serde_json::from_str(line).unwrap();
+        if let Some(map) = value.as_object() {
+            if map.len() == 1 && map.contains_key("__file__") {
+                per_file.push(Vec::new());
+                continue;
+            }
+        }
+        if !value.is_null() {
+            if let Some(docs) = per_file.last_mut() {
+                docs.push(value);
+            }
+        }
+    }
+    if files.len() == 1 && per_file.is_empty() {
+        per_file.push(Vec::new());
+    }
+    per_file
+}
+
 /// The non-empty documents of `files` as yaml-equiv's YAML 1.1 or 1.2 reader reads them, through
 /// `tests/support/yaml_views.py` (which imports yaml-equiv's own loaders).
 fn pyyaml_documents(tools: &Tools, schema: &str, files: &[PathBuf]) -> Vec<Value> {
@@ -648,7 +681,12 @@ fn yaml_1_1_plain_octal_keeps_its_text() {
 // ---------------------------------------------------------------------------------------------
 
 enum Preview {
-    Rendered,
+    /// Rendered: the output (in the scratch file), what the tool believed (`-o json`, one
+    /// document per line), and the input's comment lines missing from the output.
+    Rendered {
+        believed: String,
+        comments_lost: Vec<String>,
+    },
     /// The refusal message, without its location.
     Refused(String),
     /// A broken contract, described.
@@ -698,6 +736,29 @@ fn check_preview(path: &Path, scratch: &Path) -> Preview {
         ));
     }
 
+    let mut json_args = PREVIEW_ARGS.to_vec();
+    json_args.extend(["-o", "json"]);
+    let json = render(path, &json_args);
+    if json.status.code() != Some(0) {
+        return Preview::Broken(format!(
+            "{shown}: -o json fails where -o yaml renders: {}",
+            text(&json.stderr).trim_end()
+        ));
+    }
+    // Every comment of the input is in the output, in order.
+    let source = fs::read_to_string(path).unwrap();
+    let output = text(&first.stdout);
+    let mut out_lines = output.lines().map(str::trim);
+    // (A file without objects renders to nothing: there is no text to keep its comments in.)
+    let comments_lost: Vec<String> = source
+        .lines()
+        .filter(|_| !output.is_empty())
+        .map(str::trim)
+        .filter(|l| l.starts_with('#'))
+        .filter(|c| !out_lines.any(|o| o == *c))
+        .map(str::to_string)
+        .collect();
+
     fs::write(scratch, &first.stdout).unwrap();
     let again = render(scratch, PREVIEW_ARGS);
     if again.status.code() != Some(0) || again.stdout != first.stdout {
@@ -711,7 +772,10 @@ fn check_preview(path: &Path, scratch: &Path) -> Preview {
             text(&again.stderr).trim_end()
         ));
     }
-    Preview::Rendered
+    Preview::Rendered {
+        believed: text(&json.stdout),
+        comments_lost,
+    }
 }
 
 /// `message` when `line` is `<path>:<digits>:<digits>: message`.
@@ -760,27 +824,65 @@ fn reason(message: &str) -> String {
 #[test]
 fn corpus_previews_render_or_refuse_with_a_location() {
     const TEST: &str = "corpus_previews_render_or_refuse_with_a_location";
-    let Some(corpus) = corpus_root(TEST) else {
+    let (Some(corpus), Some(tools)) = (corpus_root(TEST), tools(TEST)) else {
         return;
     };
     let started = Instant::now();
     let files = manifest_files(&corpus);
     assert!(!files.is_empty(), "no manifests below {}", corpus.display());
     let tmp = tempfile::tempdir().unwrap();
+    let scratch = |i: usize| tmp.path().join(format!("{i}.yaml"));
     let results = par_map(&files, |i, rel| {
-        check_preview(&corpus.join(rel), &tmp.path().join(format!("{i}.yaml")))
+        check_preview(&corpus.join(rel), &scratch(i))
     });
 
-    let mut rendered = 0;
+    let mut rendered = Vec::new();
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let mut broken = Vec::new();
-    for result in results {
+    for (i, result) in results.into_iter().enumerate() {
         match result {
-            Preview::Rendered => rendered += 1,
+            Preview::Rendered {
+                believed,
+                comments_lost,
+            } => {
+                for c in comments_lost {
+                    broken.push(format!(
+                        "{}: the comment {c:?} is missing from the preview",
+                        files[i].display()
+                    ));
+                }
+                rendered.push((i, believed));
+            }
             Preview::Refused(message) => *reasons.entry(reason(&message)).or_default() += 1,
             Preview::Broken(problem) => broken.push(problem),
         }
     }
+    // One reading: every rendered preview, read by the Kubernetes reader, holds exactly the
+    // documents the tool believed it wrote (its `-o json`).
+    let outputs: Vec<PathBuf> = rendered.iter().map(|(i, _)| scratch(*i)).collect();
+    let mut read = Vec::new();
+    for chunk in outputs.chunks(200) {
+        read.extend(k8s_documents_per_file(&tools, chunk));
+    }
+    let mut documents = 0;
+    for ((i, believed), theirs) in rendered.iter().zip(&read) {
+        let ours: Vec<Value> = believed
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        documents += ours.len();
+        if &ours != theirs {
+            broken.push(format!(
+                "{}: the preview reads differently for Kubernetes than the tool believed",
+                files[*i].display()
+            ));
+        }
+    }
+    let rendered = rendered.len();
+    eprintln!(
+        "{TEST}: {rendered} previews read by Kubernetes exactly as the tool believed \
+         ({documents} documents), every input comment kept"
+    );
     let refused: usize = reasons.values().sum();
     eprintln!(
         "{TEST}: `render FILE {}` over {} files: {rendered} rendered (each twice to the same \
@@ -1126,4 +1228,49 @@ fn undo_identity_labels(
     if labels.is_empty() && wanted.is_none() {
         parent.as_object_mut().unwrap().remove(*last);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. The renderer of new text: parse -> render anew -> parse gives the same tree.
+// ---------------------------------------------------------------------------------------------
+
+/// What the program writes itself (new subtrees, expanded aliases, `--out-dir` List items) goes
+/// through `yaml::emit`. Rendering every corpus document anew must read back as the same
+/// document (typed as Kubernetes types it), in one document, and render the same again.
+#[test]
+fn fresh_rendering_round_trips_over_the_corpus() {
+    use kubectl_gitops::yaml::{emit, json, parse};
+    const TEST: &str = "fresh_rendering_round_trips_over_the_corpus";
+    let Some(corpus) = corpus_root(TEST) else {
+        return;
+    };
+    let files = manifest_files(&corpus);
+    let limits = parse::Limits::default();
+    let problems = par_map(&files, |_, rel| {
+        let src = fs::read_to_string(corpus.join(rel)).unwrap();
+        let stream = parse::parse_stream(&src, &limits).unwrap();
+        let mut problems = Vec::new();
+        for (d, doc) in stream.docs.iter().enumerate() {
+            let mut once = String::new();
+            emit::emit_document(&mut once, &doc.root);
+            let back = match parse::parse_stream(&once, &limits) {
+                Ok(s) if s.docs.len() == 1 => s.docs.into_iter().next().unwrap().root,
+                other => {
+                    problems.push(format!("{}#{d}: renders to {other:?}", rel.display()));
+                    continue;
+                }
+            };
+            if json::to_json(&back) != json::to_json(&doc.root) {
+                problems.push(format!("{}#{d}: reads back differently", rel.display()));
+            }
+            let mut twice = String::new();
+            emit::emit_document(&mut twice, &back);
+            if twice != once {
+                problems.push(format!("{}#{d}: not stable", rel.display()));
+            }
+        }
+        problems
+    });
+    let problems: Vec<String> = problems.into_iter().flatten().collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
