@@ -566,6 +566,9 @@ pub struct RenderArgs {
     /// Write one file per object into this directory instead of stdout (replaced as a whole)
     #[arg(long, value_name = "DIR", help_heading = "Output")]
     pub out_dir: Option<PathBuf>,
+    /// List every edit of the render on stderr: file:line:col: Kind/name: path: old -> new (rule)
+    #[arg(long, help_heading = "Output")]
+    pub explain: bool,
 }
 
 #[cfg(test)]

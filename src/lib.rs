@@ -176,7 +176,7 @@ fn cmd_render(
         identity: identity_from_flags(&args.identity),
         repo_root: None,
     };
-    let rendered = render::render(&req, io.stdin, warnings)?;
+    let rendered = render::render_explained(&req, io.stdin, warnings, args.explain)?;
     let docs = &rendered.output.docs;
     if rendered.output.input_objects == 0 {
         warnings.push(Warning::file(
@@ -199,6 +199,9 @@ fn cmd_render(
             let bytes = output::to_bytes(docs, args.output)?;
             write_stdout(io, &bytes)?;
         }
+    }
+    for e in &rendered.output.explained {
+        let _ = writeln!(io.stderr, "{e}");
     }
     // The process is about to exit: freeing a large tree node by node would cost several
     // percent of the render for nothing (rustc does the same with its own big structures).
@@ -224,7 +227,13 @@ fn cmd_generate(io: &mut Io<'_>, warnings: &mut Vec<Warning>) -> Result<ExitStat
         identity: env.identity,
         repo_root: env.repo_root,
     };
-    let rendered = render::render(&req, io.stdin, warnings)?;
+    // The sidecar can log what every generation changed (its stderr goes to the sidecar's
+    // log on success): KUBECTL_GITOPS_EXPLAIN=1 in the sidecar's environment.
+    let explain = io
+        .env
+        .iter()
+        .any(|(k, v)| k == "KUBECTL_GITOPS_EXPLAIN" && !v.is_empty() && v != "0");
+    let rendered = render::render_explained(&req, io.stdin, warnings, explain)?;
     if rendered.output.input_objects == 0 {
         if !rendered.ctx.config.allow_empty {
             return Err(Error::FileRefused {
@@ -239,6 +248,9 @@ fn cmd_generate(io: &mut Io<'_>, warnings: &mut Vec<Warning>) -> Result<ExitStat
     }
     let bytes = output::to_bytes(&rendered.output.docs, output::Format::Yaml)?;
     write_stdout(io, &bytes)?;
+    for e in &rendered.output.explained {
+        let _ = writeln!(io.stderr, "{e}");
+    }
     std::mem::forget(rendered);
     Ok(ExitStatus::Success)
 }

@@ -38,8 +38,18 @@ pub fn render(
     stdin: &mut dyn Read,
     warnings: &mut Vec<Warning>,
 ) -> Result<Rendered> {
+    render_explained(req, stdin, warnings, false)
+}
+
+/// [`render`], recording every edit in `output.explained` when `explain` is set (`--explain`).
+pub fn render_explained(
+    req: &Request,
+    stdin: &mut dyn Read,
+    warnings: &mut Vec<Warning>,
+    explain: bool,
+) -> Result<Rendered> {
     let (input, ctx) = prepare(req, stdin, warnings)?;
-    let mut output = transform::run(input, &ctx)?;
+    let mut output = transform::run_explained(input, &ctx, explain)?;
     warnings.append(&mut output.warnings);
     Ok(Rendered { output, ctx })
 }

@@ -18,6 +18,7 @@
 
 pub mod claims;
 pub mod collide;
+pub mod explain;
 pub mod hosts;
 pub mod labels;
 pub mod names;
@@ -62,6 +63,8 @@ pub struct Output {
     /// How many objects the input held (List wrappers are not objects).
     pub input_objects: usize,
     pub warnings: Vec<Warning>,
+    /// Every edit, when the render was asked to explain itself (`--explain`).
+    pub explained: Vec<explain::Explained>,
 }
 
 /// Per-object facts computed once and shared by the steps.
@@ -87,11 +90,19 @@ pub struct Analysis {
     /// Objects (and produced names) that end with the same kind, namespace and name.
     pub collisions: Vec<collide::Collision>,
     pub input_objects: usize,
+    /// Every edit, when asked for ([`analyze_explained`]).
+    pub explained: Vec<explain::Explained>,
 }
 
 /// Runs steps 2–9 on `input` with an identity, collecting refusals and collisions instead of
 /// stopping at the first.
-pub fn analyze(mut input: Input, ctx: &Ctx) -> Analysis {
+pub fn analyze(input: Input, ctx: &Ctx) -> Analysis {
+    analyze_explained(input, ctx, false)
+}
+
+/// [`analyze`], recording every edit of every step when `explain` is set.
+pub fn analyze_explained(mut input: Input, ctx: &Ctx, explain: bool) -> Analysis {
+    let mut rec = explain::Recorder::new(explain);
     let mut warnings = Vec::new();
     let input_objects = input.objects.len();
     let mut decl = ctx.config.crossplane.clone();
@@ -105,7 +116,10 @@ pub fn analyze(mut input: Input, ctx: &Ctx) -> Analysis {
         placements,
     };
     let renames = names::plan(&input.objects, &plan, ctx, &mut warnings);
+    rec.before(&input.objects);
     names::apply(&mut input.objects, &renames, &plan, ctx);
+    rec.after(&input.objects, "rename");
+    rec.before(&input.objects);
     refs::apply(
         &mut input.objects,
         &plan,
@@ -114,14 +128,25 @@ pub fn analyze(mut input: Input, ctx: &Ctx) -> Analysis {
         ctx,
         &mut warnings,
     );
+    rec.after(&input.objects, "reference");
     if ctx.identity.is_preview() {
+        rec.before(&input.objects);
         hosts::apply(&mut input.objects, ctx, &mut warnings);
+        rec.after(&input.objects, "preview host");
     }
+    rec.before(&input.objects);
     namespace::apply(&mut input, &mut plan, ctx);
+    rec.after(&input.objects, "namespace");
     let collisions = collide::find(&input.objects, &plan, &renames, ctx);
+    rec.before(&input.objects);
     labels::apply(&mut input.objects, &plan, ctx);
+    rec.after(&input.objects, "labels");
+    rec.before(&input.objects);
     claims::apply(&mut input.objects, &plan, ctx);
+    rec.after(&input.objects, "claims");
+    rec.before(&input.objects);
     policy::protect(&mut input.objects, &plan, ctx);
+    rec.after(&input.objects, "protect");
     Analysis {
         input,
         plan,
@@ -131,12 +156,18 @@ pub fn analyze(mut input: Input, ctx: &Ctx) -> Analysis {
         refusals,
         collisions,
         input_objects,
+        explained: rec.finish(),
     }
 }
 
 /// Runs the steps on `input`: a pass-through without identity, otherwise [`analyze`] and the
 /// documents in output order. The first refusal or collision is the error.
 pub fn run(input: Input, ctx: &Ctx) -> Result<Output> {
+    run_explained(input, ctx, false)
+}
+
+/// [`run`], with every edit recorded in [`Output::explained`] when `explain` is set.
+pub fn run_explained(input: Input, ctx: &Ctx, explain: bool) -> Result<Output> {
     let input_objects = input.objects.len();
     if !ctx.identity.is_set() {
         let mut warnings = Vec::new();
@@ -145,13 +176,14 @@ pub fn run(input: Input, ctx: &Ctx) -> Result<Output> {
             docs: input.into_docs(),
             input_objects,
             warnings,
+            explained: Vec::new(),
         });
     }
     if input_objects == 0 {
         // Nothing to give an identity to: no preview Namespace for an empty render either.
         return Ok(Output::default());
     }
-    let mut a = analyze(input, ctx);
+    let mut a = analyze_explained(input, ctx, explain);
     if !a.refusals.is_empty() {
         return Err(a.refusals.remove(0));
     }
@@ -163,5 +195,6 @@ pub fn run(input: Input, ctx: &Ctx) -> Result<Output> {
         docs,
         input_objects,
         warnings: a.warnings,
+        explained: a.explained,
     })
 }
