@@ -681,7 +681,7 @@ fn yaml_1_1_plain_octal_keeps_its_text() {
 // ---------------------------------------------------------------------------------------------
 
 enum Preview {
-    /// Rendered: the output (in the scratch file), what the tool believed (`-o json`, one
+    /// Rendered: the output (in the scratch file), what the tool believed (`-o jsonl`, one
     /// document per line), and the input's comment lines missing from the output.
     Rendered {
         believed: String,
@@ -737,7 +737,7 @@ fn check_preview(path: &Path, scratch: &Path) -> Preview {
     }
 
     let mut json_args = PREVIEW_ARGS.to_vec();
-    json_args.extend(["-o", "json"]);
+    json_args.extend(["-o", "jsonl"]);
     let json = render(path, &json_args);
     if json.status.code() != Some(0) {
         return Preview::Broken(format!(
@@ -858,7 +858,7 @@ fn corpus_previews_render_or_refuse_with_a_location() {
         }
     }
     // One reading: every rendered preview, read by the Kubernetes reader, holds exactly the
-    // documents the tool believed it wrote (its `-o json`).
+    // documents the tool believed it wrote (its `-o jsonl`).
     let outputs: Vec<PathBuf> = rendered.iter().map(|(i, _)| scratch(*i)).collect();
     let mut read = Vec::new();
     for chunk in outputs.chunks(200) {

@@ -3,7 +3,7 @@
 //! reader exactly as the tool believed it (issue "A pull request cannot escape its preview",
 //! DESIGN.md §4.1 "One reading", §6).
 //!
-//! "What the tool believed" is `-o json` of the same render: the tree the tool reasoned about,
+//! "What the tool believed" is `-o jsonl` of the same render: the tree the tool reasoned about,
 //! typed as sigs.k8s.io/yaml types it. "What the cluster reads" is the YAML output read by
 //! `tests/tools/k8s-yaml` (apimachinery's document splitting + sigs.k8s.io/yaml over go-yaml
 //! v2, the reader kubectl and Argo CD use). The two must hold the same documents, so the kinds,
@@ -382,7 +382,7 @@ fn check(case: &Case, mode: &str, flags: &[&str], expect: Expect, reader: &Path)
         Same => {
             assert_eq!(out.status.code(), Some(0), "{what}: must render:\n{stderr}");
             let mut json_args = args.clone();
-            json_args.extend(["-o", "json"]);
+            json_args.extend(["-o", "jsonl"]);
             let believed = run(&json_args);
             assert_eq!(believed.status.code(), Some(0), "{what} -o json");
             let believed: Vec<Value> = text(&believed.stdout)
