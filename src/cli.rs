@@ -101,8 +101,29 @@ fn rename_examples(cmd: &mut clap::Command, program: &str) {
     }
 }
 
+/// Names the binary answers to besides `kubectl-gitops` (a symlink or copy with that name),
+/// for programs that run an executable without arguments of its own: kustomize's exec
+/// plugins (named after the configuration's kind), KRM `exec:` functions, and kubectl's
+/// plugin completion.
+const MULTI_CALL: [(&str, &str); 3] = [
+    ("KubectlGitops", "fn"),
+    ("kubectl-gitops-fn", "fn"),
+    ("kubectl_complete-gitops", "__complete"),
+];
+
 /// Parses a command line (`argv[0]` first).
-pub fn parse(args: Vec<OsString>, how: Invocation) -> Result<Cli, clap::Error> {
+pub fn parse(mut args: Vec<OsString>, how: Invocation) -> Result<Cli, clap::Error> {
+    let called = args.first().and_then(|a| {
+        std::path::Path::new(a)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+    });
+    if let Some((_, sub)) = MULTI_CALL
+        .iter()
+        .find(|(name, _)| called.as_deref() == Some(*name))
+    {
+        args.insert(1.min(args.len()), OsString::from(sub));
+    }
     let mut cmd = command(how);
     let words: Vec<String> = args
         .iter()
@@ -252,6 +273,22 @@ pub enum Command {
   kubectl gitops preview list --repo ../infra-pr
   kubectl gitops preview down --pr 123 --app my-microservice --repo ../infra-pr")]
     Preview(PreviewCommand),
+    /// A KRM function for kpt and kustomize: a ResourceList on stdin, rendered, on stdout.
+    ///
+    /// The identity comes from the functionConfig: a ConfigMap whose data holds env, pr,
+    /// namespace, app, or a kubectl-gitops.io/v1alpha1 KubectlGitops object with gitops.yaml's
+    /// keys and an identity: mapping. No gitops.yaml is read from disk. Warnings and errors
+    /// are results in the ResourceList. With CONFIG, it is a kustomize exec plugin instead:
+    /// CONFIG is the plugin's configuration, stdin and stdout plain YAML streams.
+    #[command(after_help = "Examples:
+  kpt fn eval my-package --exec 'kubectl gitops fn' -- env=dev app=web
+  kpt fn eval my-package --exec 'kubectl gitops fn' -- pr=123 app=web
+  kubectl gitops fn < resource-list.yaml
+
+As a kustomize exec plugin (kubectl kustomize --enable-alpha-plugins), the binary linked as
+$XDG_CONFIG_HOME/kustomize/plugin/kubectl-gitops.io/v1alpha1/kubectlgitops/KubectlGitops runs
+`fn CONFIG` for a transformers: entry of kind KubectlGitops (see the README).")]
+    Fn(FnArgs),
     /// Print the version, the commit it was built from and the build date.
     #[command(after_help = "Examples:
   kubectl gitops version
@@ -272,6 +309,14 @@ pub enum Command {
     /// The completion protocol the shell scripts and kubectl call (cobra's `__complete`).
     #[command(name = "__complete", hide = true)]
     Complete(CompleteArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FnArgs {
+    /// A kustomize exec plugin's configuration file: read the functionConfig from it and a
+    /// plain YAML stream from stdin
+    #[arg(value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

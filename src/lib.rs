@@ -28,6 +28,7 @@ pub mod diag;
 pub mod diff;
 pub mod error;
 pub mod git;
+pub mod krm;
 pub mod model;
 pub mod naming;
 pub mod output;
@@ -102,6 +103,7 @@ pub fn run(cli: Cli, io: &mut Io<'_>) -> ExitStatus {
             };
             write_stdout(io, text.as_bytes()).map(|()| ExitStatus::Success)
         }
+        Command::Fn(args) => cmd_fn(&args, io, &mut warnings),
         Command::Completion(args) => write_stdout(io, completion::script(args.shell).as_bytes())
             .map(|()| ExitStatus::Success),
         Command::Complete(args) => {
@@ -323,6 +325,27 @@ fn cmd_parameters(
     text.push('\n');
     write_stdout(io, text.as_bytes())?;
     Ok(ExitStatus::Success)
+}
+
+/// `fn`: the KRM function (a ResourceList; on failure too, with the error as a result, as
+/// orchestrators expect) or, with CONFIG, the kustomize exec plugin (a plain stream).
+fn cmd_fn(
+    args: &cli::FnArgs,
+    io: &mut Io<'_>,
+    warnings: &mut Vec<Warning>,
+) -> Result<ExitStatus, Error> {
+    let text = krm::read_input(io.stdin)?;
+    if let Some(config) = &args.config {
+        let bytes = krm::stream(&text, config, warnings)?;
+        write_stdout(io, &bytes)?;
+        return Ok(ExitStatus::Success);
+    }
+    let out = krm::resource_list(&text, warnings);
+    write_stdout(io, &out.stdout)?;
+    match out.error {
+        None => Ok(ExitStatus::Success),
+        Some(e) => Err(e),
+    }
 }
 
 /// `check`: findings on stdout, exit 1 when there are any.

@@ -165,23 +165,38 @@ pub fn parse(text: &str, display: &str, dir: &Path) -> Result<GitopsConfig> {
         source: e,
     })?;
     let r = Reader { file: &file };
-    let mut cfg = GitopsConfig {
-        found: true,
-        file: Arc::clone(&file),
-        dir: dir.to_path_buf(),
-        ..GitopsConfig::default()
-    };
     if let Some(w) = stream.warnings.first() {
         return Err(r.err_at(w.pos, &w.msg));
     }
     let Some(root) = stream.docs.first().map(|d| &d.root) else {
-        return Ok(cfg);
+        return Ok(GitopsConfig {
+            found: true,
+            file: Arc::clone(&file),
+            dir: dir.to_path_buf(),
+            ..GitopsConfig::default()
+        });
     };
     if stream.docs.len() > 1 {
         return Err(r.err(&stream.docs[1].root, "gitops.yaml must hold one document"));
     }
+    from_node(root, &file, dir, &[])
+}
+
+/// Reads gitops.yaml's keys from a mapping that is not a file of its own (a KRM function's
+/// typed functionConfig); the keys in `skip` belong to the container and are left alone.
+pub fn from_node(root: &Node, file: &Arc<str>, dir: &Path, skip: &[&str]) -> Result<GitopsConfig> {
+    let r = Reader { file };
+    let mut cfg = GitopsConfig {
+        found: true,
+        file: Arc::clone(file),
+        dir: dir.to_path_buf(),
+        ..GitopsConfig::default()
+    };
     for (k, v) in r.entries(root, "gitops.yaml")? {
         let key = r.key(k)?;
+        if skip.contains(&key) {
+            continue;
+        }
         match key {
             "app" => {
                 let app = r.string(v, "app")?;
