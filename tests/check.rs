@@ -1196,7 +1196,7 @@ struct Parsed {
     objects: Vec<Value>,
 }
 
-/// `render FILE -o json` without identity: the file's objects as Kubernetes reads them.
+/// `render FILE -o jsonl` without identity: the file's objects as Kubernetes reads them.
 fn parse(material: &Path, file: &Path) -> Result<Parsed, String> {
     let p = file.display().to_string();
     let r = check_harness::run_with_limit(&["render", p.as_str(), "-o", "jsonl"], CORPUS_LIMIT);
@@ -1236,7 +1236,7 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
-/// Renders `path --pr 7 --app corpus -o json` and checks it against `input` (the objects of
+/// Renders `path --pr 7 --app corpus -o jsonl` and checks it against `input` (the objects of
 /// the rendered files in walk order) and `candidates` (indices into `input`). `with_xrds` says
 /// whether the XRDs of the candidates are part of the input, so their scope is knowable.
 fn render_preview(

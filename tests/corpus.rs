@@ -557,7 +557,7 @@ fn count_lines(yaml: &str, wanted: &str) -> usize {
 /// How many lines of `yaml` start with the mapping key `key` (`key:` then a space or nothing).
 
 // Test 1 proves these files render byte for byte. This test checks the warning and its
-// location, and that what the tool believes (`-o json`, typed from its tree) is what the
+// location, and that what the tool believes (`-o jsonl`, typed from its tree) is what the
 // Kubernetes reader reads: the last value.
 #[test]
 fn duplicate_keys_are_reported_and_the_last_value_wins() {
@@ -629,7 +629,7 @@ fn duplicate_keys_are_reported_and_the_last_value_wins() {
         assert_eq!(
             ours,
             theirs,
-            "render {} -o json: the tool must believe what Kubernetes reads",
+            "render {} -o jsonl: the tool must believe what Kubernetes reads",
             path.display()
         );
         checked += 1;
@@ -741,7 +741,7 @@ fn check_preview(path: &Path, scratch: &Path) -> Preview {
     let json = render(path, &json_args);
     if json.status.code() != Some(0) {
         return Preview::Broken(format!(
-            "{shown}: -o json fails where -o yaml renders: {}",
+            "{shown}: -o jsonl fails where -o yaml renders: {}",
             text(&json.stderr).trim_end()
         ));
     }

@@ -384,7 +384,7 @@ fn check(case: &Case, mode: &str, flags: &[&str], expect: Expect, reader: &Path)
             let mut json_args = args.clone();
             json_args.extend(["-o", "jsonl"]);
             let believed = run(&json_args);
-            assert_eq!(believed.status.code(), Some(0), "{what} -o json");
+            assert_eq!(believed.status.code(), Some(0), "{what} -o jsonl");
             let believed: Vec<Value> = text(&believed.stdout)
                 .lines()
                 .map(|l| serde_json::from_str(l).unwrap())
