@@ -599,10 +599,14 @@ fn added_text(diff: &str, label: &str, object: &str) -> String {
 /// The first promotion between repositories without a recorded promotion and without
 /// shared history is refused unless --force.
 fn assert_first_promotion_needs_force(sb: &Sandbox, from: &str, to: &Path) {
-    let branches = sb.branches(to);
+    let fingerprint = sb.fingerprint(to);
     let out = sb.kg(&["promote", "--from", from, "--to", to.to_str().unwrap()]);
     out.refused(&["share no history", "--force", "Promoted-from-commit"]);
-    assert_eq!(sb.branches(to), branches);
+    assert_eq!(
+        sb.fingerprint(to),
+        fingerprint,
+        "the refusal wrote something"
+    );
 }
 
 fn promotion_scenario(history: History) {
@@ -1809,6 +1813,7 @@ fn promote_refuses_a_conflict_listing_the_files_and_force_mirrors_the_source() {
         dev_change(&sb, &envs.dev);
         let dev_commit = sb.commit_all(&envs.dev, "dev change");
         let base = sb.head(&envs.staging);
+        let fingerprint = sb.fingerprint(&envs.staging);
 
         let out = sb.kg(&["promote", "--from", "infra-dev", "--to", "infra-staging"]);
         out.refused(&[
@@ -1821,6 +1826,11 @@ fn promote_refuses_a_conflict_listing_the_files_and_force_mirrors_the_source() {
             "no conflict markers were written and nothing was created",
         ]);
         assert_eq!(sb.branches(&envs.staging), ["main"], "{case}");
+        assert_eq!(
+            sb.fingerprint(&envs.staging),
+            fingerprint,
+            "{case}: a refused promotion wrote objects or refs"
+        );
         assert_eq!(sb.head(&envs.staging), base, "{case}");
         assert_eq!(sb.status(&envs.staging), "", "{case}");
         assert_eq!(sb.worktrees(&envs.staging), 1, "{case}");

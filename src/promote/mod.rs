@@ -27,8 +27,10 @@
 //! - "Nothing to promote" (exit 0, no branch) is decided before anything else can refuse.
 //! - The user's checkouts are never switched, and the target's index and files are never
 //!   touched: trees are built in private indexes and the branch is created with one atomic
-//!   `update-ref`. `--dry-run` creates nothing, and does not even write objects into the
-//!   target (it works in a private object store that reads both repositories).
+//!   `update-ref`. The promotion is decided first in a private object store that reads both
+//!   repositories, so a refusal, "nothing to promote" and `--dry-run` write nothing into the
+//!   target, not even objects; only then are the source commits fetched into the target and
+//!   the same plan made there.
 //! - With `--to-env`, the report ends with what the promotion changes in the target
 //!   environment: the render of the target's HEAD versus the same render of the branch, and
 //!   (with `--from-env`) the configuration difference between the two environments under a
@@ -245,129 +247,25 @@ pub fn promote(req: &PromoteRequest, warnings: &mut Vec<Warning>) -> Result<Prom
         )));
     }
 
-    // Where git sees both repositories: a private object store for a dry run, else the
-    // target itself once the source commits are fetched into it.
+    // Decide in a private object store that reads both repositories: a refusal, "nothing
+    // to promote" and a dry run leave the target's object store as it was.
     let tmp = TempDir::new()?;
     let scratch = tmp.path();
-    let view = if req.dry_run {
-        dst.scratch_view(&src, &scratch.join("objects"))?
-    } else {
-        let mut wants = vec![sha.clone()];
-        wants.extend(sel.covering.iter().map(|r| r.source_commit.clone()));
-        wants.extend(sel.inside.iter().map(|r| r.source_commit.clone()));
-        wants.sort();
-        wants.dedup();
-        let src_path = src_root.display().to_string();
-        let mut args = vec![
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--no-write-fetch-head",
-            src_path.as_str(),
-        ];
-        args.push(sha.as_str());
-        dst.run(&args)?;
-        let missing: Vec<&str> = wants
-            .iter()
-            .map(String::as_str)
-            .filter(|w| !dst.has_commit(w))
-            .collect();
-        if !missing.is_empty() {
-            args.truncate(5);
-            args.extend(missing);
-            dst.run(&args)?;
-        }
-        dst.clone()
+    let ctx = Context {
+        scratch,
+        sha: &sha,
+        head: &head,
+        path: &path,
+        force: req.force,
+        src_root: &src_root,
+        dst_root: &dst_root,
+        dst_name: &dst_name,
     };
-
-    let theirs_entry = view.entry(&sha, &path)?;
-    let ours_entry = view.entry(&head, &path)?;
-    if theirs_entry.is_none() && ours_entry.is_none() {
-        return Err(Error::Usage(format!(
-            "{path} does not exist in {} at {sha} (nor in {})",
-            src_root.display(),
-            dst_root.display()
-        )));
-    }
-    if theirs_entry == ours_entry {
-        return Ok(Promotion::nothing(
-            format!(
-                "{} already has {path} as it is in {} at {sha}",
-                dst_root.display(),
-                src_root.display()
-            ),
-            false,
-        ));
-    }
-    let target_tree = view.run(&["rev-parse", &format!("{head}^{{tree}}")])?;
-    let theirs_tree = view.tree_with(scratch, &head, &path, theirs_entry.as_ref())?;
-
-    // How to carry the source's path over.
-    let fast_forward = view.is_ancestor(&head, &sha)
-        && view
-            .changed_paths(&head, &sha, ".")?
-            .iter()
-            .all(|f| is_under(f, &path));
-    let base = history::base(&view, &sel, &sha, &head);
-    let mut divergence = Divergence::default();
-    let (method, tree) = if fast_forward {
-        (Method::FastForward, theirs_tree.clone())
-    } else {
-        match &base {
-            None if !req.force => {
-                return Err(Error::Usage(format!(
-                    "cannot promote {path} into {}: it records no promotion from {} (no {} trailer for {path} whose commit the source has) and the two share no history, so its own changes cannot be told from the source's; run again with --force to make {path} exactly the source's (the first promotion between independent repositories needs it)",
-                    dst_root.display(),
-                    src_root.display(),
-                    history::TRAILER_COMMIT
-                )));
-            }
-            None => (Method::Mirror, theirs_tree.clone()),
-            Some(b) => {
-                let base_tree = history::base_tree(&view, scratch, &head, &path, b)?;
-                divergence =
-                    history::own_changes(&view, &base_tree, &head, &sha, &path, b, &recorded)?;
-                if !divergence.diverged() {
-                    (Method::Copy, theirs_tree.clone())
-                } else if req.force {
-                    (Method::Mirror, theirs_tree.clone())
-                } else {
-                    match history::merge(&view, &base_tree, &target_tree, &theirs_tree)? {
-                        Merged::Clean(t) => (Method::Merge, t),
-                        Merged::Conflicts(files) => {
-                            return Err(Error::Usage(format!(
-                                "cannot promote {path} into {}: it has diverged since it was last promoted from {} and its own changes conflict with the source's in {} ({}); bring the target's change into the source first, or run again with --force to make {path} exactly the source's (dropping the target's changes); no conflict markers were written and nothing was created",
-                                dst_root.display(),
-                                short(&b.source_commit),
-                                listed(&files, 10),
-                                own_commits_phrase(&divergence, &dst_name),
-                            )));
-                        }
-                    }
-                }
-            }
-        }
+    let scratch_view = dst.scratch_view(&src, &scratch.join("objects"))?;
+    let mut planned = match plan(&scratch_view, &ctx, &sel, &recorded)? {
+        Planned::Nothing { why, diverged } => return Ok(Promotion::nothing(why, diverged)),
+        Planned::Promote(p) => p,
     };
-    let diverged = divergence.diverged();
-    if tree == target_tree {
-        let since = base.as_ref().map_or_else(String::new, |b| {
-            format!(" since {}", short(&b.source_commit))
-        });
-        let mut why = format!(
-            "the changes {} made to {path}{since} are already in {}",
-            src_root.display(),
-            dst_root.display()
-        );
-        if diverged {
-            let _ = write!(
-                why,
-                "; {dst_name} has diverged: its own changes to {} are kept",
-                listed(&divergence.files, 10)
-            );
-        }
-        return Ok(Promotion::nothing(why, diverged));
-    }
-
     // The branch: checked only now, so that "nothing to promote" comes first.
     let short_sha = short(&sha);
     let branch = match &req.branch {
@@ -382,6 +280,58 @@ pub fn promote(req: &PromoteRequest, warnings: &mut Vec<Warning>) -> Result<Prom
         }
         None => default_branch(&dst, &dst_root, &head, &path, &src_name, short_sha)?,
     };
+
+    // A real run: the source commits into the target, and the same plan made there, so
+    // that the branch's objects are the target's own.
+    let view = if req.dry_run {
+        scratch_view
+    } else {
+        let mut wants = vec![sha.clone()];
+        wants.extend(sel.covering.iter().map(|r| r.source_commit.clone()));
+        wants.extend(sel.inside.iter().map(|r| r.source_commit.clone()));
+        wants.sort();
+        wants.dedup();
+        let src_path = src_root.display().to_string();
+        let mut args = vec![
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            src_path.as_str(),
+            sha.as_str(),
+        ];
+        dst.run(&args)?;
+        let missing: Vec<&str> = wants
+            .iter()
+            .map(String::as_str)
+            .filter(|w| !dst.has_commit(w))
+            .collect();
+        if !missing.is_empty() {
+            args.truncate(5);
+            args.extend(missing);
+            dst.run(&args)?;
+        }
+        match plan(&dst, &ctx, &sel, &recorded)? {
+            Planned::Promote(p) if p.tree == planned.tree && p.method == planned.method => {
+                planned = p;
+            }
+            _ => {
+                return Err(Error::Usage(format!(
+                    "{} changed while promoting; run again",
+                    dst_root.display()
+                )));
+            }
+        }
+        dst.clone()
+    };
+    let Plan {
+        method,
+        tree,
+        base,
+        divergence,
+        fast_forward,
+    } = planned;
+    let diverged = divergence.diverged();
 
     // The commit.
     let subject = format!("Promote {path} from {src_name}@{short_sha}");
@@ -603,6 +553,149 @@ pub fn promote(req: &PromoteRequest, warnings: &mut Vec<Warning>) -> Result<Prom
         diverged,
         differs,
     })
+}
+
+/// What every plan needs to know.
+struct Context<'a> {
+    scratch: &'a Path,
+    sha: &'a str,
+    head: &'a str,
+    path: &'a str,
+    force: bool,
+    src_root: &'a Path,
+    dst_root: &'a Path,
+    dst_name: &'a str,
+}
+
+/// How the promotion will be made.
+#[derive(Debug)]
+struct Plan {
+    method: Method,
+    /// The target's tree after the promotion.
+    tree: String,
+    base: Option<history::Base>,
+    divergence: Divergence,
+    fast_forward: bool,
+}
+
+#[derive(Debug)]
+enum Planned {
+    Nothing { why: String, diverged: bool },
+    Promote(Plan),
+}
+
+/// Decides the promotion in `view`, which must see the source commit, the recorded base
+/// commits and the target: the base, the target's own changes, the method and the new tree;
+/// or nothing to promote; or a refusal (no base without --force, a conflict).
+fn plan(
+    view: &Repo,
+    ctx: &Context<'_>,
+    sel: &history::Selection,
+    recorded: &[history::Recorded],
+) -> Result<Planned> {
+    let Context {
+        scratch,
+        sha,
+        head,
+        path,
+        src_root,
+        dst_root,
+        dst_name,
+        ..
+    } = *ctx;
+    let theirs_entry = view.entry(sha, path)?;
+    let ours_entry = view.entry(head, path)?;
+    if theirs_entry.is_none() && ours_entry.is_none() {
+        return Err(Error::Usage(format!(
+            "{path} does not exist in {} at {sha} (nor in {})",
+            src_root.display(),
+            dst_root.display()
+        )));
+    }
+    if theirs_entry == ours_entry {
+        return Ok(Planned::Nothing {
+            why: format!(
+                "{} already has {path} as it is in {} at {sha}",
+                dst_root.display(),
+                src_root.display()
+            ),
+            diverged: false,
+        });
+    }
+    let target_tree = view.run(&["rev-parse", &format!("{head}^{{tree}}")])?;
+    let theirs_tree = view.tree_with(scratch, head, path, theirs_entry.as_ref())?;
+
+    // How to carry the source's path over.
+    let fast_forward = view.is_ancestor(head, sha)
+        && view
+            .changed_paths(head, sha, ".")?
+            .iter()
+            .all(|f| is_under(f, path));
+    let base = history::base(view, sel, sha, head);
+    let mut divergence = Divergence::default();
+    let (method, tree) = if fast_forward {
+        (Method::FastForward, theirs_tree)
+    } else {
+        match &base {
+            None if !ctx.force => {
+                return Err(Error::Usage(format!(
+                    "cannot promote {path} into {}: it records no promotion from {} (no {} trailer for {path} whose commit the source has) and the two share no history, so its own changes cannot be told from the source's; run again with --force to make {path} exactly the source's (the first promotion between independent repositories needs it)",
+                    dst_root.display(),
+                    src_root.display(),
+                    history::TRAILER_COMMIT
+                )));
+            }
+            None => (Method::Mirror, theirs_tree),
+            Some(b) => {
+                let base_tree = history::base_tree(view, scratch, head, path, b)?;
+                divergence = history::own_changes(view, &base_tree, head, sha, path, b, recorded)?;
+                if !divergence.diverged() {
+                    (Method::Copy, theirs_tree)
+                } else if ctx.force {
+                    (Method::Mirror, theirs_tree)
+                } else {
+                    match history::merge(view, &base_tree, &target_tree, &theirs_tree)? {
+                        Merged::Clean(t) => (Method::Merge, t),
+                        Merged::Conflicts(files) => {
+                            return Err(Error::Usage(format!(
+                                "cannot promote {path} into {}: it has diverged since it was last promoted from {} and its own changes conflict with the source's in {} ({}); bring the target's change into the source first, or run again with --force to make {path} exactly the source's (dropping the target's changes); no conflict markers were written and nothing was created",
+                                dst_root.display(),
+                                short(&b.source_commit),
+                                listed(&files, 10),
+                                own_commits_phrase(&divergence, dst_name),
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let diverged = divergence.diverged();
+    if tree == target_tree {
+        let since = base.as_ref().map_or_else(String::new, |b| {
+            format!(" since {}", short(&b.source_commit))
+        });
+        let mut why = format!(
+            "the changes {} made to {path}{since} are already in {}",
+            src_root.display(),
+            dst_root.display()
+        );
+        if diverged {
+            let _ = write!(
+                why,
+                "; {dst_name} has diverged: its own changes to {} are kept",
+                listed(&divergence.files, 10)
+            );
+        }
+        return Ok(Planned::Nothing { why, diverged });
+    }
+    Ok(Planned::Promote(Plan {
+        method,
+        tree,
+        base,
+        divergence,
+        fast_forward,
+    }))
 }
 
 fn own_commits_list(d: &Divergence) -> String {
