@@ -3115,3 +3115,47 @@ fn shell_words_split_like_a_shell() {
         ["a", "b c", "d e", "", "fgh"]
     );
 }
+
+#[test]
+fn promote_carries_a_removal_over() {
+    let sb = Sandbox::new();
+    let envs = environments(&sb, History::Shared);
+    // dev retires the apps folder; staging still runs it.
+    fs::remove_dir_all(envs.dev.join("apps")).unwrap();
+    fs::write(envs.dev.join("databases/note.yaml"), "# unrelated\n").unwrap();
+    let dev_commit = sb.commit_all(&envs.dev, "retire apps");
+    let base = sb.head(&envs.staging);
+    let p = promote(
+        &sb,
+        &[
+            "--from",
+            "infra-dev",
+            "--to",
+            "infra-staging",
+            "--path",
+            "apps",
+        ],
+    );
+    assert!(p.out.stdout.contains(" as a copy\n"), "{}", p.out);
+    assert_eq!(
+        sb.changes(&envs.staging, &base, &p.branch),
+        ["D\tapps/orders-api.yaml"]
+    );
+    assert_eq!(
+        trailers(&sb, &envs.staging, &p.branch)[1].1,
+        dev_commit,
+        "the removal is recorded like any promotion"
+    );
+    // Gone on both sides, the path names nothing (most likely a typo): refused.
+    merge(&sb, &envs.staging, &p.branch, History::Shared);
+    let again = sb.kg(&[
+        "promote",
+        "--from",
+        "infra-dev",
+        "--to",
+        "infra-staging",
+        "--path",
+        "apps",
+    ]);
+    again.refused(&["apps does not exist"]);
+}
