@@ -53,6 +53,9 @@ pub struct PairStatus {
     pub in_sync: bool,
     /// The target's own changes (`None`: unknown, there is no base).
     pub diverged: Option<history::Divergence>,
+    /// Promotions of folders inside the path newer than its base, newest first: with
+    /// per-app promotions, where each app stands.
+    pub inside: Vec<history::Recorded>,
 }
 
 fn state(given: &Path) -> Result<(Repo, RepoState)> {
@@ -116,6 +119,14 @@ fn pair(
     let recorded = history::recorded(dst, t)?;
     let sel = history::select(src, &recorded, path);
     let in_sync = view.entry(s, path)? == view.entry(t, path)?;
+    // Newest first, each folder once; a folder promoted later as part of a larger one is
+    // that one's.
+    let mut inside: Vec<history::Recorded> = Vec::new();
+    for r in sel.inside.iter().rev() {
+        if !inside.iter().any(|k| history::covers(&k.path, &r.path)) {
+            inside.push(r.clone());
+        }
+    }
     let Some(base) = history::base(&view, &sel, s, t) else {
         return Ok(PairStatus {
             source: source.clone(),
@@ -124,6 +135,7 @@ fn pair(
             pending: None,
             in_sync,
             diverged: None,
+            inside,
         });
     };
     let base_tree = history::base_tree(&view, tmp.path(), t, path, &base)?;
@@ -145,6 +157,7 @@ fn pair(
         pending: Some(pending),
         in_sync,
         diverged: Some(diverged),
+        inside,
     })
 }
 
@@ -187,6 +200,14 @@ pub fn text(path: &str, pairs: &[PairStatus]) -> String {
                     history::TRAILER_COMMIT
                 );
             }
+        }
+        if !p.inside.is_empty() {
+            let items: Vec<String> = p
+                .inside
+                .iter()
+                .map(|r| format!("{} at {}", r.path, short(&r.source_commit)))
+                .collect();
+            let _ = writeln!(out, "  promoted on their own since: {}", listed(&items, 10));
         }
         match &p.pending {
             Some(list) => {
@@ -289,6 +310,11 @@ pub fn json(path: &str, pairs: &[PairStatus]) -> Result<String> {
                     "commits": commits_json(&d.commits),
                 })),
                 "inSync": p.in_sync,
+                "promotedInside": p.inside.iter().map(|r| json!({
+                    "path": r.path,
+                    "commit": r.source_commit,
+                    "recordedIn": r.target_commit,
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();

@@ -2252,20 +2252,33 @@ fn promote_folder_promotions_are_the_base_of_their_files() {
         "storageGB: 40",
     );
     let dev_commit = sb.commit_all(&envs.dev, "orders-db 40 GB");
-    let status = sb.kg(&[
+    let databases_status = sb.kg(&[
         "status",
         "infra-dev",
         "infra-staging",
         "--path",
         "databases",
     ]);
-    status.ok();
+    databases_status.ok();
     assert!(
-        status.stdout.contains(&format!(
+        databases_status.stdout.contains(&format!(
             "  last promoted: {} orders-db 25 GB, orders-api 3.13.0 (Promoted-from-commit in infra-staging@",
             &databases_commit[..12]
         )),
-        "{status}"
+        "{databases_status}"
+    );
+    // The whole repository's status names the folder promoted on its own.
+    let j = status_json(&sb, &["infra-dev", "infra-staging"]);
+    assert_eq!(
+        j["pairs"][0]["promotedInside"],
+        serde_json::json!([{"path": "databases", "commit": databases_commit, "recordedIn": sb.git(&envs.staging, &["rev-parse", "HEAD^2"])}]),
+        "{j}"
+    );
+    assert!(
+        status(&sb, &["infra-dev", "infra-staging"]).contains(&format!(
+            "\n  promoted on their own since: databases at {}\n",
+            &databases_commit[..12]
+        ))
     );
     let base = sb.head(&envs.staging);
     let p = promote(&sb, &["--from", "infra-dev", "--to", "infra-staging"]);
