@@ -18,9 +18,28 @@ COPY benches ./benches
 RUN cargo build --release --locked --bin kubectl-gitops \
     && strip target/release/kubectl-gitops
 
+# kustomize, pinned: kubectl-gitops builds the directories that hold a kustomization with it.
+# The version is PINNED_KUSTOMIZE_VERSION in src/source/build.rs (tests/builds.rs checks that
+# both say the same; a local render with another kustomize warns). The archive is checked
+# against the release's checksums.txt.
+FROM debian:bookworm-slim AS kustomize
+ARG KUSTOMIZE_VERSION=v5.6.0
+ARG TARGETARCH
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && base="https://github.com/kubernetes-sigs/kustomize/releases/download/kustomize%2F${KUSTOMIZE_VERSION}" \
+    && archive="kustomize_${KUSTOMIZE_VERSION}_linux_${TARGETARCH:-amd64}.tar.gz" \
+    && cd /tmp \
+    && curl -fsSLO "$base/$archive" \
+    && curl -fsSLO "$base/checksums.txt" \
+    && grep " $archive\$" checksums.txt | sha256sum -c - \
+    && tar -xzf "$archive" -C /usr/local/bin kustomize \
+    && /usr/local/bin/kustomize version
+
 # distroless/cc: glibc and CA certificates, no shell, no package manager.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/kubectl-gitops /usr/local/bin/kubectl-gitops
+COPY --from=kustomize /usr/local/bin/kustomize /usr/local/bin/kustomize
 COPY plugin.yaml /home/argocd/cmp-server/config/plugin.yaml
 # Argo CD's repo-server runs as uid 999 and must reach the plugin's socket; the sidecar runs as
 # the same non-root user with a read-only root filesystem. kubectl-gitops writes nothing: it

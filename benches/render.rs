@@ -6,8 +6,9 @@
 //! directory, outside the timed section, by `support/generator.rs`.
 //!
 //! The same binary is the generator of `scripts/bench.sh`: with `BENCH_GENERATE_DIR=DIR` and
-//! `BENCH_GENERATE_OBJECTS=N` set it writes a repository of N objects into DIR, prints
-//! `objects files bytes` on stdout, and exits without benchmarking.
+//! `BENCH_GENERATE_OBJECTS=N` set it writes a repository of N objects into DIR (the rendered
+//! directory `DIR/app`, the kustomization beside it in `DIR`), prints `objects files bytes`
+//! on stdout, and exits without benchmarking.
 
 #[path = "support/generator.rs"]
 mod generator;
@@ -103,13 +104,14 @@ fn env_prod() -> IdentityArgs {
     }
 }
 
-/// What `kubectl-gitops render DIR <flags>` does before its one write to stdout: find and
+/// What `kubectl-gitops render DIR/app <flags>` does before its one write to stdout: find and
 /// read gitops.yaml, resolve the identity, load, transform, emit.
 fn render_dir(dir: &Path, args: &IdentityArgs) -> (Vec<u8>, Vec<String>) {
     let req = Request {
-        path: path_str(dir),
+        path: path_str(&dir.join(generator::RENDERED)),
         identity: kubectl_gitops::identity_from_flags(args),
         repo_root: Some(dir.to_path_buf()),
+        ..Request::default()
     };
     let mut warnings = Vec::new();
     let rendered = render::render(&req, &mut std::io::empty(), &mut warnings).expect("render");

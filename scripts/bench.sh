@@ -4,10 +4,12 @@
 # For each size, generates a repository of that many objects with the benchmark's generator
 # (benches/support/generator.rs, run through `cargo bench --bench render` with
 # BENCH_GENERATE_DIR/BENCH_GENERATE_OBJECTS), then times
-#   kubectl-gitops render DIR --pr 123
+#   kubectl-gitops render DIR/app --pr 123
 # with hyperfine when installed (else /usr/bin/time), measures its peak RSS, and for sizes up
 # to KUSTOMIZE_MAX_OBJECTS times `kubectl kustomize DIR` (kubectl 1.33, kustomize v5.6) on the
-# generated kustomization.yaml, which does the same job: namespace, nameSuffix, labels.
+# generated kustomization.yaml, which does the same job: namespace, nameSuffix, labels. The
+# kustomization sits beside the rendered directory, not in it: kubectl-gitops would build a
+# directory holding one with kustomize.
 #
 # Environment:
 #   SIZES                  object counts (default "500 1000 2000 4000 10000")
@@ -85,12 +87,12 @@ for n in $SIZES; do
     echo "$n objects: $files files, $bytes bytes" >&2
 
     # One checked run, for peak RSS: every object plus the preview's Namespace.
-    read -r _ rss_kib <<<"$(time_once "$bin" render "$dir" --pr 123)"
+    read -r _ rss_kib <<<"$(time_once "$bin" render "$dir/app" --pr 123)"
     if [[ $(out_objects) -ne $((objects + 1)) ]]; then
         echo "render of $n objects printed $(out_objects) objects, expected $((objects + 1))" >&2
         exit 1
     fi
-    secs=$(time_runs "$bin" render "$dir" --pr 123)
+    secs=$(time_runs "$bin" render "$dir/app" --pr 123)
 
     ksecs=-
     if [[ -n ${KUSTOMIZE:-} && $n -le $KUSTOMIZE_MAX_OBJECTS ]]; then

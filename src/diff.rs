@@ -66,6 +66,7 @@ fn render_side(
         path: path.to_string(),
         identity: side.identity.clone(),
         repo_root: repo_root.map(std::path::Path::to_path_buf),
+        ..Request::default()
     };
     let (input, ctx) = render::prepare(&req, &mut std::io::empty(), warnings)?;
     if !ctx.identity.is_set() {

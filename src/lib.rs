@@ -173,12 +173,30 @@ fn cmd_render(
     io: &mut Io<'_>,
     warnings: &mut Vec<Warning>,
 ) -> Result<ExitStatus, Error> {
+    let mut identity = identity_from_flags(&args.identity);
+    // The shell's GITOPS_* variables are the lowest layer, as the sidecar's are in Argo CD;
+    // an unknown GITOPS_* name is a warning here (an error in generate).
+    let layer = cmp::process_env_layer(&io.env, cmp::Strictness::Warn, warnings)?;
+    for field in cmp::FIELDS {
+        identity
+            .field_mut(field)
+            .extend(layer.field(field).cloned());
+    }
     let req = render::Request {
         path: args.path.clone(),
-        identity: identity_from_flags(&args.identity),
-        repo_root: None,
+        identity,
+        tools: source::build::ToolEnv::from_vars(&io.env),
+        ..render::Request::default()
     };
-    let rendered = render::render_explained(&req, io.stdin, warnings, args.explain)?;
+    let (input, ctx) = render::prepare(&req, io.stdin, warnings)?;
+    if let Some(msg) = missing_identity(&ctx) {
+        warnings.push(Warning::general(format!(
+            "{msg}; rendering a pass-through (Argo CD's generate refuses this unless passThrough: true)"
+        )));
+    }
+    let mut output = transform::run_explained(input, &ctx, args.explain)?;
+    warnings.append(&mut output.warnings);
+    let rendered = render::Rendered { output, ctx };
     let docs = &rendered.output.docs;
     if rendered.output.input_objects == 0 {
         warnings.push(Warning::file(
@@ -211,6 +229,22 @@ fn cmd_render(
     Ok(ExitStatus::Success)
 }
 
+/// Why a render without identity is suspicious: gitops.yaml declares environments, so an
+/// Application with no env and no pr is almost certainly a mistake (DESIGN.md §2), unless
+/// gitops.yaml says `passThrough: true`.
+fn missing_identity(ctx: &transform::Ctx) -> Option<String> {
+    let cfg = &ctx.config;
+    (!ctx.identity.is_set() && cfg.found && !cfg.environments.is_empty() && !cfg.pass_through).then(
+        || {
+            format!(
+                "{} declares environments ({}), but no env or pr is given",
+                cfg.file,
+                cfg.environment_names().join(", ")
+            )
+        },
+    )
+}
+
 fn current_dir() -> Result<std::path::PathBuf, Error> {
     std::env::current_dir().map_err(|source| Error::Io {
         path: ".".into(),
@@ -222,12 +256,21 @@ fn current_dir() -> Result<std::path::PathBuf, Error> {
 /// identity from the Argo CD environment; fails closed.
 fn cmd_generate(io: &mut Io<'_>, warnings: &mut Vec<Warning>) -> Result<ExitStatus, Error> {
     let cwd = current_dir()?;
-    let env = cmp::from_vars(&io.env, &cwd)?;
-    warnings.extend(env.warnings);
+    let mut env = cmp::from_vars(&io.env, &cwd)?;
+    warnings.append(&mut env.warnings);
+    // Sandboxed: the platform policy from the sidecar, or its defaults.
+    let policy = match &env.policy {
+        Some(p) => config::policy::load(p)?,
+        None => config::policy::Policy::default(),
+    };
     let req = render::Request {
         path: ".".into(),
         identity: env.identity,
         repo_root: env.repo_root,
+        source_path: env.source_path,
+        tools: source::build::ToolEnv::from_vars(&io.env),
+        policy: Some(policy),
+        app_view: false,
     };
     // The sidecar can log what every generation changed (its stderr goes to the sidecar's
     // log on success): KUBECTL_GITOPS_EXPLAIN=1 in the sidecar's environment.
@@ -235,7 +278,15 @@ fn cmd_generate(io: &mut Io<'_>, warnings: &mut Vec<Warning>) -> Result<ExitStat
         .env
         .iter()
         .any(|(k, v)| k == "KUBECTL_GITOPS_EXPLAIN" && !v.is_empty() && v != "0");
-    let rendered = render::render_explained(&req, io.stdin, warnings, explain)?;
+    let (input, ctx) = render::prepare(&req, io.stdin, warnings)?;
+    if let Some(msg) = missing_identity(&ctx) {
+        return Err(Error::Usage(format!(
+            "{msg}: an Application without identity would deploy the files unchanged; set GITOPS_ENV or GITOPS_PR in spec.source.plugin.env (or the env/pr parameter), or passThrough: true in gitops.yaml if a pass-through is intended"
+        )));
+    }
+    let mut output = transform::run_explained(input, &ctx, explain)?;
+    warnings.append(&mut output.warnings);
+    let rendered = render::Rendered { output, ctx };
     if rendered.output.input_objects == 0 {
         if !rendered.ctx.config.allow_empty {
             return Err(Error::FileRefused {
@@ -274,18 +325,25 @@ fn cmd_parameters(
         .as_ref()
         .map(|c| c.environment_names().join(", "))
         .filter(|s| !s.is_empty());
+    // The same default as a render: gitops.yaml's app:, else a folder name from the
+    // repository path.
+    let names = render::FolderNames::of(
+        &cwd,
+        config.as_ref(),
+        env.repo_root.as_deref(),
+        env.source_path.as_deref(),
+    );
     let app_default = first(&id.app)
         .or_else(|| {
             config
                 .as_ref()
                 .and_then(|c| c.app.as_ref().map(|a| a.0.clone()))
         })
-        .or_else(|| {
-            id.argocd_app_name
-                .as_deref()
-                .map(|n| config::identity::argocd_app_short_name(n, first(&id.pr).as_deref()))
-        })
-        .or_else(|| cwd.file_name().map(|n| n.to_string_lossy().into_owned()));
+        .or(if config.is_some() {
+            names.app_dir
+        } else {
+            names.dir
+        });
     let all = [
         cmp::Announcement {
             name: "env",
@@ -390,6 +448,7 @@ fn cmd_check(
         argocd: args.argocd.clone(),
         tracking_method: args.tracking_method.clone(),
         ignore: args.ignore.clone(),
+        env: io.env.clone(),
     };
     let findings = check::check(&req, io.stdin, warnings)?;
     let text = check::report::render(&findings, args.output, color);
@@ -547,7 +606,7 @@ fn preview_app(
             let req = render::Request {
                 path: dir.clone(),
                 identity: identity_from_flags(&flags),
-                repo_root: None,
+                ..render::Request::default()
             };
             let (_, ctx) = render::prepare(&req, &mut std::io::empty(), warnings)?;
             Ok(ctx.identity.app)

@@ -49,12 +49,16 @@ fn request() -> (Workdir, Sidecar) {
     (wd, sidecar)
 }
 
-/// A copy of my-microservice at `apps/renamed` (so the folder's name is no hint) whose
-/// gitops.yaml has no `app:` line: the app name can only come from ARGOCD_APP_NAME.
+/// Where [`request_without_app_name`] puts the app.
+const APP_WITHOUT_NAME: &str = "apps/my-microservice";
+
+/// A copy of my-microservice at `apps/my-microservice` whose gitops.yaml has no `app:` line:
+/// the app name can only come from the folder holding gitops.yaml (DESIGN.md §2), whatever
+/// the Application is called.
 fn request_without_app_name() -> (Workdir, Sidecar) {
     let wd = Workdir::new();
-    wd.extract_as(APP, "apps/renamed");
-    wd.edit("apps/renamed/gitops.yaml", |t| {
+    wd.extract_as(APP, APP_WITHOUT_NAME);
+    wd.edit(&format!("{APP_WITHOUT_NAME}/gitops.yaml"), |t| {
         let out: String = t
             .lines()
             .filter(|l| !l.starts_with("app:"))
@@ -178,15 +182,8 @@ fn parameters_win_over_plugin_env_with_a_warning() {
 
 #[test]
 fn parameters_null_or_absent() {
-    // `plugin: {}`: ARGOCD_APP_PARAMETERS=null and no identity at all: a faithful pass-through.
-    let (wd, sidecar) = request();
-    let app = App::new("my-microservice", APP).dest("my-microservice");
-    let run = generate(&wd, &app, &sidecar);
-    timing("parameters-null-pass-through", &run);
-    assert_eq!(run.env_var("ARGOCD_APP_PARAMETERS"), Some("null"));
-    assert_matches_golden(&run, &golden(APP, &[]));
-
     // null next to a plugin env identity.
+    let (wd, sidecar) = request();
     let app = App::new("my-microservice-prod", APP)
         .env("GITOPS_ENV", "prod")
         .dest("my-microservice");
@@ -194,6 +191,22 @@ fn parameters_null_or_absent() {
     timing("parameters-null-with-env", &run);
     assert_eq!(run.env_var("ARGOCD_APP_PARAMETERS"), Some("null"));
     assert_matches_golden(&run, &golden(APP, &[("env", "prod")]));
+
+    // `plugin: {}`: ARGOCD_APP_PARAMETERS=null and no identity at all, while gitops.yaml
+    // declares environments: refused (fail closed), until gitops.yaml opts in.
+    let app = App::new("my-microservice", APP).dest("my-microservice");
+    let run = generate(&wd, &app, &sidecar);
+    assert_eq!(run.env_var("ARGOCD_APP_PARAMETERS"), Some("null"));
+    assert_fails_closed(
+        &run,
+        "gitops.yaml declares environments (dev, staging, prod), but no env or pr is given",
+    );
+    wd.edit(&format!("{APP}/gitops.yaml"), |t| {
+        format!("passThrough: true\n{t}")
+    });
+    let run = generate(&wd, &app, &sidecar);
+    timing("parameters-null-pass-through", &run);
+    assert_matches_golden(&run, &golden(APP, &[]));
 
     // No plugin block (a discovered plugin): the variable is absent.
     let app = App::new("my-microservice", APP).without_plugin_block();
@@ -225,7 +238,7 @@ fn preview_via_parameters() {
 #[test]
 fn app_outside_the_control_plane_namespace() {
     let (wd, sidecar) = request_without_app_name();
-    let app = App::new("my-microservice", "apps/renamed")
+    let app = App::new("my-microservice", APP_WITHOUT_NAME)
         .in_namespace("team-a")
         .env("GITOPS_ENV", "dev")
         .dest("my-microservice-dev");
@@ -237,16 +250,15 @@ fn app_outside_the_control_plane_namespace() {
     );
     assert_matches_golden(&run, &golden(APP, &[("env", "dev")]));
 
-    // The name really comes from ARGOCD_APP_NAME (the folder is `renamed`).
-    let app = App::new("billing", "apps/renamed")
+    // The app is the folder's name, never the Application's: an Application called
+    // differently per environment renders the same labels as `kubectl gitops render`.
+    let app = App::new("billing-dev", APP_WITHOUT_NAME)
         .in_namespace("team-a")
-        .env("GITOPS_ENV", "dev");
+        .env("GITOPS_ENV", "dev")
+        .dest("my-microservice-dev");
     let run = generate(&wd, &app, &sidecar);
-    assert!(run.ok(), "{run}");
-    assert!(
-        run.stdout.contains("kubectl-gitops.io/app: billing\n"),
-        "app label from ARGOCD_APP_NAME without the team-a_ prefix{run}"
-    );
+    assert_matches_golden(&run, &golden(APP, &[("env", "dev")]));
+    assert!(!run.stdout.contains("billing"), "{run}");
     assert!(!run.stdout.contains("team-a"), "{run}");
 }
 
@@ -256,18 +268,99 @@ fn preview_application_named_after_the_pull_request() {
     let want = golden(APP, &[("pr", "123")]);
     // Through parameters, and through plugin env as the pull-request ApplicationSet passes it.
     for app in [
-        App::new("my-microservice-pr-123", "apps/renamed").param("pr", "123"),
-        App::new("my-microservice-pr-123", "apps/renamed").env("GITOPS_PR", "123"),
+        App::new("my-microservice-pr-123", APP_WITHOUT_NAME).param("pr", "123"),
+        App::new("my-microservice-pr-123", APP_WITHOUT_NAME).env("GITOPS_PR", "123"),
+        App::new("preview-123-of-something-else", APP_WITHOUT_NAME).env("GITOPS_PR", "123"),
     ] {
         let app = app.dest("my-microservice-pr-123");
         let run = generate(&wd, &app, &sidecar);
-        timing("preview-named-my-microservice-pr-123", &run);
-        assert_eq!(
-            run.env_var("ARGOCD_APP_NAME"),
-            Some("my-microservice-pr-123")
-        );
+        timing("preview-named-after-the-pull-request", &run);
         assert_matches_golden(&run, &want);
     }
+}
+
+#[test]
+fn app_default_agrees_between_render_and_generate() {
+    // gitops.yaml without app: at apps/my-microservice; an Application per directory.
+    let (wd, sidecar) = request_without_app_name();
+    for (path, name) in [
+        (APP_WITHOUT_NAME, "whatever-the-application-is-called"),
+        ("apps/my-microservice/kubernetes", "web-dev"),
+    ] {
+        let app = App::new(name, path).env("GITOPS_ENV", "dev");
+        let run = generate(&wd, &app, &sidecar);
+        assert!(run.ok(), "{run}");
+        assert!(
+            run.stdout
+                .contains("kubectl-gitops.io/app: my-microservice\n"),
+            "the folder holding gitops.yaml names the app{run}"
+        );
+        // `kubectl gitops render` of the same folder, run inside the extracted tree.
+        let local = render_in(&wd.path(path), &["render", ".", "--env", "dev"]);
+        assert_eq!(
+            local.stdout, run.stdout,
+            "render and generate agree{local}{run}"
+        );
+    }
+
+    // No gitops.yaml: the rendered directory's name from ARGOCD_APP_SOURCE_PATH, never the
+    // temporary checkout's folder; at the repository root there is none.
+    let wd = Workdir::new();
+    wd.write(
+        "web/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+    );
+    wd.write(
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: root\n",
+    );
+    let run = generate(
+        &wd,
+        &App::new("x", "web").env("GITOPS_ENV", "dev"),
+        &sidecar,
+    );
+    assert!(run.stdout.contains("kubectl-gitops.io/app: web\n"), "{run}");
+    let run = generate(&wd, &App::new("x", ".").env("GITOPS_ENV", "dev"), &sidecar);
+    assert_fails_closed(
+        &run,
+        "no app name: the rendered directory is the repository root",
+    );
+    let run = generate(
+        &wd,
+        &App::new("x", ".")
+            .env("GITOPS_ENV", "dev")
+            .env("GITOPS_APP", "site"),
+        &sidecar,
+    );
+    assert!(
+        run.stdout.contains("kubectl-gitops.io/app: site\n"),
+        "{run}"
+    );
+
+    // gitops.yaml at the repository root without app: refused in both.
+    wd.write("gitops.yaml", "environments:\n  dev: {}\n");
+    let run = generate(
+        &wd,
+        &App::new("x", "web").env("GITOPS_ENV", "dev"),
+        &sidecar,
+    );
+    assert_fails_closed(
+        &run,
+        "no app name: ../gitops.yaml is at the repository root",
+    );
+}
+
+/// `kubectl-gitops <args>` in `dir` with a clean environment (a developer's shell).
+fn render_in(dir: &std::path::Path, args: &[&str]) -> Run {
+    let wd_env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
+    let argv: Vec<String> = std::iter::once(bin().display().to_string())
+        .chain(args.iter().map(|a| (*a).to_string()))
+        .collect();
+    let sidecar = Sidecar {
+        env: wd_env,
+        run_as: cmp_harness::RunAs::default(),
+    };
+    run_command(&argv, dir, &sidecar, &[])
 }
 
 #[test]
@@ -439,6 +532,112 @@ fn empty_app_is_refused_unless_allow_empty() {
 }
 
 #[test]
+fn misnamed_identity_variables_fail_closed() {
+    // A prod Application whose plugin env entry is misnamed must not render a pass-through.
+    let (wd, sidecar) = request();
+    for (name, prefix) in [
+        (
+            "GITOPS_ENVIRONMENT",
+            "plugin env entry GITOPS_ENVIRONMENT is not one kubectl-gitops reads (it reads GITOPS_ENV, GITOPS_PR, GITOPS_NAMESPACE, GITOPS_APP); did you mean GITOPS_ENV?",
+        ),
+        (
+            "GITOPS_NAMESPACES",
+            "plugin env entry GITOPS_NAMESPACES is not one kubectl-gitops reads (it reads GITOPS_ENV, GITOPS_PR, GITOPS_NAMESPACE, GITOPS_APP); did you mean GITOPS_NAMESPACE?",
+        ),
+        // The pull-request generator's usual spelling for other plugins.
+        ("PR", "plugin env entry PR is not one kubectl-gitops reads"),
+    ] {
+        let app = App::new("my-microservice-prod", APP)
+            .env(name, "prod")
+            .dest("my-microservice");
+        let run = generate(&wd, &app, &sidecar);
+        timing(&format!("misnamed {name}"), &run);
+        assert_fails_closed(&run, prefix);
+    }
+    // A sidecar-wide default with a typo, too.
+    let typo = sidecar.clone().with("GITOPS_ENVIRONMENT", "dev");
+    let app = App::new("my-microservice-dev", APP).env("GITOPS_ENV", "dev");
+    let run = generate(&wd, &app, &typo);
+    assert_fails_closed(
+        &run,
+        "GITOPS_ENVIRONMENT is set in the environment, but kubectl-gitops reads only GITOPS_ENV, GITOPS_PR, GITOPS_NAMESPACE, GITOPS_APP, GITOPS_POLICY; did you mean GITOPS_ENV?",
+    );
+    // Other plugin env entries are not read: a warning in the sidecar's log, not a failure.
+    let app = App::new("my-microservice-dev", APP)
+        .env("GITOPS_ENV", "dev")
+        .env("HELM_ARGS", "--debug");
+    let run = generate(&wd, &app, &sidecar);
+    assert_matches_golden(&run, &golden(APP, &[("env", "dev")]));
+    assert!(
+        run.stderr
+            .contains("plugin env entry HELM_ARGS is not one kubectl-gitops reads"),
+        "{run}"
+    );
+}
+
+#[test]
+fn plugin_parameters_must_be_single_strings_and_are_never_echoed() {
+    let (wd, sidecar) = request();
+    let cfg = PluginConfig::load("plugin.yaml");
+    let with_params = |raw: &str| {
+        let app = App::new("my-microservice-pr-123", APP).dest("my-microservice-pr-123");
+        let env: Vec<_> = app
+            .generate_env()
+            .into_iter()
+            .map(|(k, v)| {
+                if k == "ARGOCD_APP_PARAMETERS" {
+                    (k, raw.to_string())
+                } else {
+                    (k, v)
+                }
+            })
+            .collect();
+        run_command(&cfg.generate, &wd.path(APP), &sidecar, &env)
+    };
+    for (raw, prefix) in [
+        (
+            r#"[{"name":"pr","string":123}]"#,
+            "plugin parameter pr has a number as its value: write it as a string",
+        ),
+        (
+            r#"[{"name":"pr","string":null}]"#,
+            "plugin parameter pr has no string value",
+        ),
+        (
+            r#"[{"name":"pr"}]"#,
+            "plugin parameter pr has no string value",
+        ),
+        (
+            r#"[{"name":"pr","string":"123"},{"name":"pr","string":"124"}]"#,
+            "plugin parameter pr is given twice",
+        ),
+        (
+            r#"[{"name":"pull-request","string":"123"}]"#,
+            "plugin parameter pull-request is not one kubectl-gitops reads",
+        ),
+    ] {
+        let run = with_params(raw);
+        timing(&format!("parameters {raw}"), &run);
+        assert_fails_closed(&run, prefix);
+    }
+    // A malformed value never reaches the message Argo CD shows in its UI.
+    for raw in [
+        r#"[{"name":"pr","string":"123\nghp_s3cr3tT0ken"}]"#,
+        r#"[{"name":"env","string":"ghp_s3cr3tT0ken"}]"#,
+        r#"[{"name":"pr","string":"ghp_s3cr3tT0ken"}"#,
+        "ghp_s3cr3tT0ken",
+    ] {
+        let run = with_params(raw);
+        assert!(!run.ok(), "{run}");
+        let ui = run.argo_error().unwrap();
+        assert!(
+            !ui.contains("s3cr3t"),
+            "Argo CD's message repeats the value: {ui}"
+        );
+    }
+}
+
+#[test]
 fn unknown_environment_is_refused_with_the_list() {
     let (wd, sidecar) = request();
     let app = App::new("my-microservice-qa", APP).env("GITOPS_ENV", "qa");
@@ -496,11 +695,15 @@ fn app_for_golden(g: &Golden, i: usize) -> App {
 #[test]
 fn sixteen_concurrent_generates_on_sixteen_copies() {
     let mut all = goldens();
-    all.retain(|g| !g.out.is_empty());
-    assert!(all.len() >= 16, "need 16 identities, have {}", all.len());
-    all.truncate(16);
+    // Pass-through renders of an app whose gitops.yaml declares environments are refused in
+    // Argo CD (fail closed): every Application here has an identity.
+    // Each identity once, then again given the other way (parameters or plugin env) up to 16.
+    all.retain(|g| !g.out.is_empty() && !g.flags.is_empty());
+    assert!(all.len() >= 12, "need 12 identities, have {}", all.len());
     let requests: Vec<(Workdir, Sidecar, App, &Golden)> = all
         .iter()
+        .cycle()
+        .take(16)
         .enumerate()
         .map(|(i, g)| {
             let wd = Workdir::new();
@@ -530,9 +733,7 @@ fn sixteen_concurrent_generates_on_sixteen_copies() {
         "[argocd_cmp] 16 concurrent generates: wall {wall:?}, slowest {slowest:?}, sum {:?}",
         runs.iter().map(|r| r.elapsed).sum::<std::time::Duration>()
     );
-    let mut identities = std::collections::BTreeSet::new();
     for (run, (_, _, _, g)) in runs.iter().zip(&requests) {
-        assert!(identities.insert(g.id.clone()));
         assert_matches_golden(run, g);
         assert_eq!(
             run.stderr,
@@ -736,7 +937,7 @@ fn parameters_announcement_with_the_reduced_environment() {
 #[test]
 fn parameters_defaults_in_a_preview_without_app_in_gitops_yaml() {
     let (wd, sidecar) = request_without_app_name();
-    let app = App::new("my-microservice-pr-123", "apps/renamed").param("pr", "123");
+    let app = App::new("preview-of-pull-request-123", APP_WITHOUT_NAME).param("pr", "123");
     let run = kubectl_gitops_parameters(&wd, &app, &sidecar, &[]);
     assert!(run.ok(), "{run}");
     let list = go_decode_announcements(run.argo_stdout()).unwrap();
@@ -751,7 +952,7 @@ fn parameters_defaults_in_a_preview_without_app_in_gitops_yaml() {
             .get("string")
             .and_then(|s| s.as_str()),
         Some("my-microservice"),
-        "ARGOCD_APP_NAME without -pr-123"
+        "the folder holding gitops.yaml, as a render defaults it"
     );
 }
 

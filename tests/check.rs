@@ -75,6 +75,7 @@ const CASES: &[&str] = &[
     "KG003-connection-secret-other-namespace/hard-coded-namespaces-namespace-flag",
     "KG003-connection-secret-other-namespace/pattern-2",
     "KG003-connection-secret-other-namespace/pattern-2-fixed",
+    "KG004-dangling-reference/app-wide-view",
     "KG004-dangling-reference/ingress-tls",
     "KG004-dangling-reference/ingress-tls-annotated",
     "KG004-dangling-reference/ingress-tls-annotated-label-prefix",
@@ -108,6 +109,13 @@ const CASES: &[&str] = &[
     "KG010-collision/preview-suffix-fixed",
     "KG010-collision/roles",
     "KG010-collision/roles-fixed",
+    "KG011-application-fails/deploys-nothing-under-path",
+    "KG011-application-fails/matrix-pull-requests",
+    "KG011-application-fails/matrix-pull-requests-fixed",
+    "KG011-application-fails/seed-directory-sources",
+    "KG011-application-fails/seed-directory-sources-fixed",
+    "KG011-application-fails/source-folder-picked-up",
+    "KG011-application-fails/source-folder-picked-up-fixed",
     "flags/env-not-in-gitops-yaml",
     "flags/ignore-lowercase-code",
     "flags/ignore-unknown-code",
@@ -562,6 +570,13 @@ fn kg003_pattern_2_applicationset_splits_the_app_across_namespaces() {
 // KG004 -----------------------------------------------------------------------------------------
 
 #[test]
+fn kg004_the_app_wide_view_sees_the_other_half_of_the_app() {
+    // kubernetes/ alone reads redis-connection, which the claim in infrastructure/ (another
+    // Application of the same app) produces: not dangling.
+    case("KG004-dangling-reference/app-wide-view").clean();
+}
+
+#[test]
 fn kg004_ingress_tls_secret_missing() {
     case("KG004-dangling-reference/ingress-tls")
         .exit(1)
@@ -852,10 +867,78 @@ fn kg010_a_name_that_the_preview_suffix_produces() {
     case("KG010-collision/preview-suffix-fixed").clean();
 }
 
+// KG011 -----------------------------------------------------------------------------------------
+
+#[test]
+fn kg011_git_generator_picks_up_the_source_code_folder() {
+    case("KG011-application-fails/source-folder-picked-up")
+        .exit(1)
+        .only(&["KG011"])
+        .count("KG011", 1)
+        .has(
+            "KG011",
+            "source-folder-picked-up/applicationset.yaml:4:1",
+            "Application my-microservice-app (testdata/my-microservice/app) fails in Argo CD: testdata/my-microservice/app holds no Kubernetes objects, and generate refuses to print an empty set",
+        )
+        .all_say("KG011", "{path: testdata/my-microservice/app, exclude: true}");
+    // The shipped example excludes it.
+    case("KG011-application-fails/source-folder-picked-up-fixed").clean();
+}
+
+#[test]
+fn kg011_matrix_of_pull_requests_and_directories() {
+    // One Application per directory and pull request (numbered --max-pr).
+    case("KG011-application-fails/matrix-pull-requests")
+        .exit(1)
+        .only(&["KG011"])
+        .count("KG011", 1)
+        .all_say(
+            "KG011",
+            "Application my-microservice-app-pr-999999 (testdata/my-microservice/app)",
+        );
+    // The shipped example: both halves of each preview agree on every name (app-wide
+    // renames), so nothing is read across namespaces or left dangling.
+    case("KG011-application-fails/matrix-pull-requests-fixed").clean();
+}
+
+#[test]
+fn kg011_the_seeds_directory_sources_split_the_app_and_deploy_source_code() {
+    // Plain directory sources, as Argo CD applies them: the destination namespace per folder.
+    case("KG011-application-fails/seed-directory-sources")
+        .exit(1)
+        .only(&["KG003", "KG011"])
+        .count("KG003", 3)
+        .all_say(
+            "KG003",
+            "Deployment/my-microservice reads Secret \"redis-connection\" in namespace kubernetes (Application kubernetes), but RedisInstance/my-microservice-redis writes it in namespace infrastructure (Application infrastructure)",
+        )
+        .all_say("KG003", "give every Application of the app the same destination namespace")
+        .never_says("drop the namespace parameter")
+        .count("KG011", 1)
+        .has(
+            "KG011",
+            "seed-directory-sources/applicationset.yaml:6:1",
+            "Application app (testdata/my-microservice/app) fails in Argo CD: Argo CD reads every *.yaml, *.yml and *.json file of a directory source as a manifest, and testdata/my-microservice/app/package.json:1:1 is not one",
+        );
+    case("KG011-application-fails/seed-directory-sources-fixed").clean();
+}
+
+#[test]
+fn kg011_an_argocd_file_that_deploys_nothing_under_the_path_is_said() {
+    let o = case("KG011-application-fails/deploys-nothing-under-path");
+    o.clean();
+    assert_eq!(
+        o.run.stderr,
+        "examples/applications/my-microservice-dev.yaml: warning: no Application here deploys testdata/infra-dev (they deploy testdata/my-microservice)\n",
+        "{}",
+        o.context()
+    );
+}
+
 // Flags -----------------------------------------------------------------------------------------
 
 #[test]
-fn rules_lists_ten_codes_in_order() {
+fn rules_lists_eleven_codes_in_order() {
     let o = case("flags/rules");
     o.exit(0);
     let codes: Vec<&str> = o
@@ -864,7 +947,7 @@ fn rules_lists_ten_codes_in_order() {
         .lines()
         .map(|l| l.split_whitespace().next().unwrap_or(""))
         .collect();
-    let want: Vec<String> = (1..=10).map(|n| format!("KG{n:03}")).collect();
+    let want: Vec<String> = (1..=11).map(|n| format!("KG{n:03}")).collect();
     assert_eq!(codes, want, "{}", o.context());
     // Every code has a fixture directory named `<CODE>-<name>` after its rule name.
     for line in o.run.stdout.lines() {

@@ -600,7 +600,13 @@ fn env_without_gitops_yaml_is_accepted() {
     let repo = Repo::new();
     repo.write("app/m.yaml", &configmap("c"));
     let out = repo.render(&["app", "--env", "qa"]);
-    out.assert_clean_success();
+    assert_eq!(out.code, Some(0), "{out}");
+    // Nothing lists the environments: said, not silent (issue 10).
+    assert_eq!(
+        out.stderr,
+        "warning: no gitops.yaml between app and the repository root: environment \"qa\" is taken as given (nothing lists the environments), with no namespace, labels or claim settings of its own, and app \"app\" is the directory's name\n",
+        "{out}"
+    );
     assert!(
         out.stdout.contains("\n    kubectl-gitops.io/env: qa\n"),
         "{out}"
@@ -840,7 +846,7 @@ fn other_namespace_in_an_environment_render_passes_through() {
           name: payments
         ",
     );
-    let out = repo.render(&["app", "--env", "dev", "--namespace", "team"]);
+    let out = repo.render(&["app", "--namespace", "team"]);
     out.assert_clean_success();
     assert_eq!(
         out.stdout,
@@ -1556,7 +1562,7 @@ fn list_keeps_its_wrapper_and_its_items_are_renamed() {
 }
 
 #[test]
-fn hidden_files_kustomize_files_non_manifests_and_excluded_globs_are_skipped() {
+fn hidden_files_non_manifests_and_excluded_globs_are_skipped() {
     let repo = Repo::new();
     let broken = "this: [is not: valid\n";
     repo.write(
@@ -1570,9 +1576,8 @@ fn hidden_files_kustomize_files_non_manifests_and_excluded_globs_are_skipped() {
     repo.write("app/.hidden.yaml", broken);
     repo.write("app/.github/workflows/ci.yaml", broken);
     repo.write("app/.argocd-source-shop.yaml", broken);
-    repo.write("app/kustomization.yaml", broken);
-    repo.write("app/k8s/kustomization.yml", broken);
-    repo.write("app/k8s/Kustomization", broken);
+    // A kustomization in an excluded folder is not built.
+    repo.write("app/docs/kustomization.yaml", broken);
     repo.write("app/docs/example.yaml", broken);
     repo.write("app/prod.values.yaml", broken);
     repo.write("app/README.md", broken);

@@ -441,7 +441,11 @@ fn appset(name: &str) -> (String, Node) {
 
 #[test]
 fn every_applicationset_is_covered() {
-    let covered = ["git-directories.yaml", "pull-requests.yaml"];
+    let covered = [
+        "git-directories.yaml",
+        "pull-requests.yaml",
+        "pull-requests-per-directory.yaml",
+    ];
     for (file, doc) in examples("applicationsets") {
         assert!(
             covered.iter().any(|c| file.ends_with(c)),
@@ -536,17 +540,17 @@ fn connection_secrets(objects: &[Manifest]) -> Vec<(String, String)> {
         .collect()
 }
 
-#[test]
-fn git_directories_applicationset_renders_each_directory_into_its_own_namespace() {
-    let (file, doc) = appset("git-directories.yaml");
-    let generator = doc.at("spec.generators").unwrap().seq().unwrap()[0]
-        .get("git")
-        .unwrap();
-    let go_template = doc.at("spec.goTemplate").and_then(Node::str) == Some("true");
+/// The directories the git generator of `generator` yields (its `exclude` entries applied),
+/// as parameter sets.
+fn git_generator_params(
+    generator: &Node,
+    file: &str,
+    go_template: bool,
+) -> Vec<BTreeMap<String, String>> {
     let mut dirs = Vec::new();
     let mut excluded = Vec::new();
     for d in generator.get("directories").and_then(Node::seq).unwrap() {
-        let pattern = string_field(d, "path", &file);
+        let pattern = string_field(d, "path", file);
         let found = git_directories(pattern);
         if d.get("exclude").and_then(Node::str) == Some("true") {
             excluded.extend(found);
@@ -562,10 +566,10 @@ fn git_directories_applicationset_renders_each_directory_into_its_own_namespace(
         [
             "testdata/my-microservice/infrastructure",
             "testdata/my-microservice/kubernetes"
-        ]
+        ],
+        "{file}: the source code folder app/ is excluded"
     );
-    let param_sets: Vec<BTreeMap<String, String>> = dirs
-        .iter()
+    dirs.iter()
         .map(|d| {
             let base = d.rsplit('/').next().unwrap().to_string();
             let mut p = BTreeMap::new();
@@ -581,77 +585,149 @@ fn git_directories_applicationset_renders_each_directory_into_its_own_namespace(
             p.insert("path.basename".to_string(), base);
             p
         })
-        .collect();
-    let apps = generated_apps(&doc, &file, &param_sets);
+        .collect()
+}
 
-    let mut rendered = BTreeMap::new();
-    for app in &apps {
-        let base = app.path.rsplit('/').next().unwrap().to_string();
-        assert_eq!(app.name, format!("my-microservice-{base}"));
-        let run = generate_like_render(app, &format!("{file} ({base})"));
-        let wanted_ns = app
-            .plugin
-            .as_ref()
-            .and_then(|p| p.parameters.iter().find(|p| p.name == "namespace"))
-            .and_then(|p| p.string.clone())
-            .unwrap();
-        assert_eq!(wanted_ns, format!("my-microservice-{base}"));
-        let objects = run.manifests().unwrap();
-        for m in &objects {
-            assert_eq!(
-                m.namespace(),
-                Some(wanted_ns.as_str()),
-                "{file} ({base}): {}",
-                m.id()
-            );
-        }
-        rendered.insert(base, objects);
-    }
-
-    // The pattern-2 pitfall the example documents: the Deployment reads `redis-connection` in
-    // its own namespace, while Crossplane writes it next to the claim, in another one.
+/// The Deployment's Secret references and the claim's connection Secret agree on name and
+/// namespace across the two directories' renders.
+fn assert_deployment_reads_the_claims_secret(
+    rendered: &BTreeMap<String, Vec<Manifest>>,
+    file: &str,
+) {
     let (deploy_ns, refs) = rendered["kubernetes"]
         .iter()
         .find(|m| m.kind() == "Deployment")
         .map(|m| (m.namespace().unwrap().to_string(), secret_refs(m)))
         .expect("a Deployment in kubernetes/");
     let secrets = connection_secrets(&rendered["infrastructure"]);
-    let (secret, secret_ns) = secrets
-        .iter()
-        .find(|(name, _)| name == "redis-connection")
-        .expect("the claim writes redis-connection");
+    assert_eq!(secrets.len(), 1, "{file}: {secrets:?}");
+    let (secret, secret_ns) = &secrets[0];
     assert!(
         refs.contains(secret),
-        "the Deployment reads {secret}: {refs:?}"
+        "{file}: the Deployment reads {refs:?}, the claim writes {secret}"
     );
-    assert_ne!(
+    assert_eq!(
         &deploy_ns, secret_ns,
-        "pattern 2 as written: the Deployment and the claim's connection secret are in different namespaces"
+        "{file}: the Deployment and the claim's connection Secret share a namespace"
     );
     eprintln!(
-        "[examples] {file}: Deployment in {deploy_ns} reads Secret {secret}, which the claim writes in {secret_ns}"
+        "[examples] {file}: Deployment in {deploy_ns} reads Secret {secret}, written in {secret_ns}"
     );
+}
 
-    // The fix the example's comment suggests: without the namespace parameter both
-    // directories render into the environment's namespace.
-    let mut namespaces = Vec::new();
+#[test]
+fn git_directories_applicationset_renders_the_app_into_the_environments_namespace() {
+    let (file, doc) = appset("git-directories.yaml");
+    let generator = doc.at("spec.generators").unwrap().seq().unwrap()[0]
+        .get("git")
+        .unwrap();
+    let go_template = doc.at("spec.goTemplate").and_then(Node::str) == Some("true");
+    let param_sets = git_generator_params(generator, &file, go_template);
+    let apps = generated_apps(&doc, &file, &param_sets);
+
+    let mut rendered = BTreeMap::new();
     for app in &apps {
-        let mut fixed = app.clone();
-        if let Some(p) = fixed.plugin.as_mut() {
-            p.parameters.retain(|p| p.name != "namespace");
+        let base = app.path.rsplit('/').next().unwrap().to_string();
+        assert_eq!(app.name, format!("my-microservice-{base}"));
+        assert_eq!(app.dest_namespace, "my-microservice-dev");
+        let run = generate_like_render(app, &format!("{file} ({base})"));
+        let objects = run.manifests().unwrap();
+        for m in &objects {
+            assert_eq!(
+                m.namespace(),
+                Some("my-microservice-dev"),
+                "{file} ({base}): {} in the environment's namespace",
+                m.id()
+            );
         }
-        let run = generate_like_render(
-            &fixed,
-            &format!("{file} ({}) without the namespace parameter", app.path),
-        );
-        for m in run.manifests().unwrap() {
-            namespaces.push(m.namespace().unwrap_or("").to_string());
-        }
+        rendered.insert(base, objects);
     }
-    namespaces.dedup();
+    assert_deployment_reads_the_claims_secret(&rendered, &file);
+}
+
+#[test]
+fn pull_requests_per_directory_renders_one_consistent_preview() {
+    let (file, doc) = appset("pull-requests-per-directory.yaml");
+    let matrix = doc.at("spec.generators").unwrap().seq().unwrap()[0]
+        .get("matrix")
+        .unwrap();
+    let children = matrix.get("generators").and_then(Node::seq).unwrap();
+    assert!(children[0].get("pullRequest").is_some(), "{file}");
+    let go_template = doc.at("spec.goTemplate").and_then(Node::str) == Some("true");
+    assert!(go_template, "{file}");
+    let pr: BTreeMap<String, String> = [
+        ("number", "123".to_string()),
+        ("branch", "feature/cache".to_string()),
+        ("branch_slug", "feature-cache".to_string()),
+        ("target_branch", "main".to_string()),
+        ("target_branch_slug", "main".to_string()),
+        ("head_sha", HEAD_SHA.to_string()),
+        ("head_short_sha", HEAD_SHA[..8].to_string()),
+        ("head_short_sha_7", HEAD_SHA[..7].to_string()),
+        ("title", "Cache".to_string()),
+        ("author", "octocat".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    // The matrix: every pull request times every directory.
+    let git = children[1].get("git").unwrap();
+    let param_sets: Vec<BTreeMap<String, String>> = git_generator_params(git, &file, true)
+        .into_iter()
+        .map(|mut p| {
+            p.extend(pr.clone());
+            p
+        })
+        .collect();
+    let apps = generated_apps(&doc, &file, &param_sets);
+    assert_eq!(apps.len(), 2);
+
+    let mut rendered = BTreeMap::new();
+    let mut ids = std::collections::BTreeSet::new();
+    let mut namespaces = 0;
+    for app in &apps {
+        let base = app.path.rsplit('/').next().unwrap().to_string();
+        assert_eq!(app.name, format!("my-microservice-{base}-pr-123"));
+        assert_eq!(app.revision, HEAD_SHA);
+        let run = generate_like_render(app, &format!("{file} ({base}, PR 123)"));
+        let objects = run.manifests().unwrap();
+        for m in &objects {
+            if m.kind() == "Namespace" {
+                namespaces += 1;
+                assert_eq!(m.name(), "my-microservice-pr-123");
+                assert_eq!(
+                    base, "infrastructure",
+                    "the first directory emits the Namespace"
+                );
+            } else {
+                assert_eq!(m.namespace(), Some("my-microservice-pr-123"), "{}", m.id());
+                assert!(m.name().ends_with("-pr-123"), "{}", m.id());
+            }
+            assert!(
+                ids.insert(m.id()),
+                "{} rendered by two Applications",
+                m.id()
+            );
+        }
+        rendered.insert(base, objects);
+    }
     assert_eq!(
-        namespaces,
-        ["my-microservice-dev"],
-        "one namespace for both directories"
+        namespaces, 1,
+        "{file}: exactly one Application owns the preview Namespace"
+    );
+    assert_deployment_reads_the_claims_secret(&rendered, &file);
+    // Together, the two Applications apply exactly what one Application of the whole app does.
+    let whole = render_locally(&render_args(
+        "testdata/my-microservice",
+        &[("pr".to_string(), "123".to_string())],
+    ));
+    let whole_ids: std::collections::BTreeSet<String> = cmp_harness::parse_manifests(&whole.stdout)
+        .unwrap()
+        .iter()
+        .map(Manifest::id)
+        .collect();
+    assert_eq!(
+        ids, whole_ids,
+        "{file}: the split preview is the whole preview"
     );
 }

@@ -11,10 +11,12 @@
 //! Names are unique per kind. Documents carry Helm-style `# Source:` comments and the quoting
 //! hazards real charts have (`'yes'`, `'on'`, `'0755'`, `'1.10'`).
 //!
-//! Objects go into files of [`OBJECTS_PER_FILE`] under `apps/group-NN/`, next to a
-//! `gitops.yaml` (environments dev and prod, previews from dev) and a `kustomization.yaml`
-//! that does the same job as a `--pr 123` render for comparison with kustomize (kubectl-gitops
-//! skips kustomize build files).
+//! Objects go into files of [`OBJECTS_PER_FILE`] under `app/apps/group-NN/`, with a
+//! `gitops.yaml` in `app/` (environments dev and prod, previews from dev): `app/` is the
+//! directory kubectl-gitops renders ([`RENDERED`]). Beside it, not in it, sits a
+//! `kustomization.yaml` that does the same job as a `--pr 123` render, for comparison with
+//! kustomize: a directory holding a kustomization is built with kustomize by kubectl-gitops
+//! itself, so the kustomization must not be in the rendered directory.
 //!
 //! The same `n` always gives the same bytes.
 
@@ -30,6 +32,8 @@ const FILES_PER_GROUP: usize = 20;
 pub const APP: &str = "bench-shop";
 /// The pull request the kustomize overlay imitates.
 pub const PR: &str = "123";
+/// The directory, under the generated repository, that kubectl-gitops renders.
+pub const RENDERED: &str = "app";
 
 /// What [`generate`] wrote.
 #[derive(Clone, Debug, Default)]
@@ -647,7 +651,8 @@ fn kustomization(files: &[String]) -> String {
     s
 }
 
-/// Writes a repository of `n` objects into `dir` (which must exist).
+/// Writes a repository of `n` objects into `dir` (which must exist): the manifests and
+/// gitops.yaml in `dir/app` ([`RENDERED`]), the kustomization in `dir`.
 pub fn generate(dir: &Path, n: usize) -> io::Result<Stats> {
     let docs = documents(n);
     let mut stats = Stats {
@@ -656,7 +661,10 @@ pub fn generate(dir: &Path, n: usize) -> io::Result<Stats> {
     };
     let mut names = Vec::new();
     for (f, chunk) in docs.chunks(OBJECTS_PER_FILE).enumerate() {
-        let rel = format!("apps/group-{:02}/part-{f:04}.yaml", f / FILES_PER_GROUP);
+        let rel = format!(
+            "{RENDERED}/apps/group-{:02}/part-{f:04}.yaml",
+            f / FILES_PER_GROUP
+        );
         let path = dir.join(&rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
@@ -667,7 +675,7 @@ pub fn generate(dir: &Path, n: usize) -> io::Result<Stats> {
         std::fs::write(&path, text)?;
         names.push(rel);
     }
-    std::fs::write(dir.join("gitops.yaml"), gitops_yaml())?;
+    std::fs::write(dir.join(RENDERED).join("gitops.yaml"), gitops_yaml())?;
     std::fs::write(dir.join("kustomization.yaml"), kustomization(&names))?;
     Ok(stats)
 }

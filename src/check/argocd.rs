@@ -1,24 +1,58 @@
 //! How Argo CD deploys the checked directory, for `check --argocd FILE|DIR`: the Applications
 //! and ApplicationSets in those files are expanded the way Argo CD expands them, and every
-//! generated Application whose source path lies in the checked directory is rendered exactly
-//! as `generate` would render it in the sidecar (its plugin env and parameters become the
-//! `ARGOCD_*` variables that [`crate::cmp`] reads).
+//! generated Application whose source path lies in (or holds) the checked directory is
+//! rendered the way Argo CD would render it:
 //!
-//! ApplicationSet generators understood: `git` directories (with `exclude`), `list`, and
-//! `pullRequest` (one pull request numbered `--max-pr`); templates in fasttemplate
+//! - a **kubectl-gitops plugin** source (`plugin:` naming `kubectl-gitops*`, or no name) exactly
+//!   as `generate` would in the sidecar: its plugin env and parameters become the `ARGOCD_*`
+//!   variables that [`crate::cmp`] reads, sandboxed by the platform policy (`GITOPS_POLICY` in
+//!   check's environment, else the defaults);
+//! - a **plain directory** source as Argo CD's directory support applies it: the top-level
+//!   `*.yaml`, `*.yml` and `*.json` files (every level with `directory.recurse`, filtered by
+//!   `directory.include`/`exclude`), unchanged, with the destination namespace on namespaced
+//!   objects that have none;
+//! - a **kustomization** or **Helm chart** folder without a plugin through the same builds as a
+//!   render, then the destination namespace likewise.
+//!
+//! Argo CD also puts the destination namespace on namespaced objects a plugin leaves without
+//! one; that is applied to every rendering here, so rules compare namespaces as the cluster
+//! will see them. An Application whose render would fail (an error, a refusal, a collision, no
+//! objects from the plugin, a file that is not a Kubernetes object in a directory source) is a
+//! [`Failure`] (rule KG011), and so is one that deploys nothing (a source-code folder the git
+//! generator picked up). Sources of other plugins are not evaluated.
+//!
+//! ApplicationSet generators understood: `git` directories (with `exclude`), `list`,
+//! `pullRequest` (one pull request numbered `--max-pr`), and `matrix` and `merge` of those
+//! (a matrix's second generator sees the first one's parameters); templates in fasttemplate
 //! (`{{path.basename}}`) and Go template (`{{.path.basename}}`) syntax. Other generators are
-//! reported as not evaluated.
+//! reported as not evaluated. Documents that are neither Applications nor ApplicationSets are
+//! skipped, and a file none of whose Applications deploys the checked path is said to deploy
+//! nothing under it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use crate::config::policy::Policy;
 use crate::diag::Warning;
 use crate::error::{Error, Result};
 use crate::model::{Input, Loc, Object};
 use crate::render::{self, Request};
-use crate::source::{self, Target};
+use crate::source::build::{Builder, HelmRequest, ToolEnv};
+use crate::source::walk::{BuildDir, BuildKind};
+use crate::source::{self, glob};
 use crate::transform::{self, Analysis, Ctx};
+use crate::yaml::parse::{Limits, parse_stream};
 use crate::yaml::{Node, Value};
+
+/// How Argo CD renders a source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    Plugin,
+    Directory,
+    Kustomize,
+    Helm,
+}
 
 /// One generated Application that deploys (part of) the checked directory, rendered.
 pub struct Deployment {
@@ -28,24 +62,137 @@ pub struct Deployment {
     pub defined_at: Loc,
     /// The source path, relative to the repository root.
     pub path: String,
+    pub kind: SourceKind,
     pub ctx: Ctx,
     pub analysis: Analysis,
 }
 
-/// Reads Argo CD objects from files or directories.
-fn read_objects(paths: &[PathBuf]) -> Result<Vec<Object>> {
+/// An Application predicted to fail, or to deploy nothing.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub app: String,
+    pub defined_at: Loc,
+    pub path: String,
+    /// Why it fails; `None`: it deploys nothing.
+    pub reason: Option<String>,
+}
+
+/// What the `--argocd` files say about the checked directory.
+#[derive(Default)]
+pub struct ArgoCd {
+    pub deployments: Vec<Deployment>,
+    pub failures: Vec<Failure>,
+}
+
+/// An Application or ApplicationSet read from an `--argocd` file.
+struct ArgoObject {
+    kind: String,
+    name: String,
+    node: Node,
+    loc: Loc,
+}
+
+/// Reads the Applications and ApplicationSets of files or directories. Documents of other
+/// kinds, and documents that are not Kubernetes objects at all, are skipped; a file that is
+/// not YAML is skipped with a warning.
+/// Each file with its Applications and ApplicationSets, and whether it holds Argo CD's own
+/// configuration (`argocd-cm`, read for the tracking method).
+type FileObjects = (PathBuf, Vec<ArgoObject>, bool);
+
+fn read_objects(paths: &[PathBuf], warnings: &mut Vec<Warning>) -> Result<Vec<FileObjects>> {
     let mut out = Vec::new();
     for p in paths {
-        let target = if p.is_dir() {
-            Target::Dir(p.clone())
+        let mut files = Vec::new();
+        if p.is_dir() {
+            for e in walkdir::WalkDir::new(p)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|e| {
+                    e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
+                })
+            {
+                let e = e.map_err(|e| Error::Io {
+                    path: p.clone(),
+                    source: e
+                        .into_io_error()
+                        .unwrap_or_else(|| std::io::Error::other("cannot walk the directory")),
+                })?;
+                let name = e.file_name().to_string_lossy();
+                if e.file_type().is_file()
+                    && (name.ends_with(".yaml")
+                        || name.ends_with(".yml")
+                        || name.ends_with(".json"))
+                {
+                    files.push(e.path().to_path_buf());
+                }
+            }
         } else {
-            Target::File(p.clone())
-        };
-        let files = source::read(&target, &[], "", &mut std::io::empty())?;
-        let (input, _) = source::parse_files(&files)?;
-        out.extend(input.objects);
+            files.push(p.clone());
+        }
+        for f in files {
+            let (objects, config) = read_file_objects(&f, warnings)?;
+            out.push((f, objects, config));
+        }
     }
     Ok(out)
+}
+
+fn read_file_objects(path: &Path, warnings: &mut Vec<Warning>) -> Result<(Vec<ArgoObject>, bool)> {
+    let bytes = source::read_regular(path, source::MAX_FILE_BYTES)?;
+    let display: Arc<str> = Arc::from(render::display_relative(
+        &path.canonicalize().unwrap_or_else(|_| path.to_path_buf()),
+    ));
+    let Ok(text) = String::from_utf8(bytes) else {
+        warnings.push(Warning::file(
+            display.to_string(),
+            "not UTF-8 text; skipped",
+        ));
+        return Ok((Vec::new(), false));
+    };
+    let stream = match parse_stream(&text, &Limits::default()) {
+        Ok(s) => s,
+        Err(e) => {
+            warnings.push(Warning::at(
+                Loc::new(&display, e.pos()),
+                format!("{e}; this file is skipped"),
+            ));
+            return Ok((Vec::new(), false));
+        }
+    };
+    let mut out = Vec::new();
+    let mut config = false;
+    let mut nodes: Vec<Node> = Vec::new();
+    for d in stream.docs {
+        if Object::is_list_document(&d.root) {
+            nodes.extend(
+                d.root
+                    .get("items")
+                    .and_then(Node::as_seq)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+        } else {
+            nodes.push(d.root);
+        }
+    }
+    for n in nodes {
+        let Ok(o) = Object::from_node(n, &display) else {
+            continue;
+        };
+        config |= o.gk.is("", "ConfigMap") && o.name.as_deref() == Some("argocd-cm");
+        if o.gk.group != "argoproj.io"
+            || !matches!(o.gk.kind.as_str(), "Application" | "ApplicationSet")
+        {
+            continue;
+        }
+        out.push(ArgoObject {
+            kind: o.gk.kind.clone(),
+            name: o.name.clone().unwrap_or_default(),
+            loc: o.loc(),
+            node: o.node,
+        });
+    }
+    Ok((out, config))
 }
 
 /// The repository root for a checked path: the nearest folder holding `.git`, else the
@@ -62,14 +209,17 @@ fn repo_root(checked: &Path) -> PathBuf {
         .unwrap_or(start)
 }
 
-/// Expands and renders the Applications of `paths` that deploy `checked`.
-pub fn deployments(
+/// What the Applications of `paths` do with `checked`.
+pub fn analyze(
     paths: &[PathBuf],
     checked: &str,
+    max_pr: u64,
+    env: &[(String, String)],
     warnings: &mut Vec<Warning>,
-) -> Result<Vec<Deployment>> {
+) -> Result<ArgoCd> {
+    let mut out = ArgoCd::default();
     if paths.is_empty() {
-        return Ok(Vec::new());
+        return Ok(out);
     }
     let checked_path = PathBuf::from(checked);
     let root = repo_root(&checked_path);
@@ -77,71 +227,374 @@ pub fn deployments(
         path: checked_path.clone(),
         source,
     })?;
-    let mut out = Vec::new();
-    for o in read_objects(paths)? {
-        if o.gk.group != "argoproj.io" {
-            continue;
+    let policy = match env.iter().rev().find(|(k, _)| k == "GITOPS_POLICY") {
+        Some((_, p)) if !p.is_empty() => crate::config::policy::load(Path::new(p))?,
+        _ => Policy::default(),
+    };
+    let tools = ToolEnv::from_vars(env);
+    for (file, objects, config) in read_objects(paths, warnings)? {
+        let holds_apps = !objects.is_empty();
+        let mut deploys_here = false;
+        let mut deployed: Vec<String> = Vec::new();
+        for o in objects {
+            let apps: Vec<(String, Node)> = match o.kind.as_str() {
+                "Application" => vec![(o.name.clone(), o.node.clone())],
+                _ => expand_appset(&o, &root, max_pr, warnings),
+            };
+            for (name, app) in apps {
+                for source in sources(&app) {
+                    let Some(path) = source.get("path").and_then(Node::as_str) else {
+                        continue;
+                    };
+                    deployed.push(path.to_string());
+                    let dir = root.join(path);
+                    let Ok(dir_abs) = dir.canonicalize() else {
+                        out.failures.push(Failure {
+                            app: name.clone(),
+                            defined_at: o.loc.clone(),
+                            path: path.to_string(),
+                            reason: Some(format!("its source path {path:?} does not exist (Argo CD: app path does not exist)")),
+                        });
+                        continue;
+                    };
+                    if !dir_abs.starts_with(&checked_abs) && !checked_abs.starts_with(&dir_abs) {
+                        continue;
+                    }
+                    deploys_here = true;
+                    let one = One {
+                        name: &name,
+                        app: &app,
+                        source,
+                        path,
+                        dir: &dir_abs,
+                        defined_at: &o.loc,
+                        policy: &policy,
+                        tools: &tools,
+                    };
+                    one.render(&mut out, warnings);
+                }
+            }
         }
-        let apps: Vec<(String, Node)> = match o.gk.kind.as_str() {
-            "Application" => vec![(o.name.clone().unwrap_or_default(), o.node.clone())],
-            "ApplicationSet" => expand_appset(&o, &root, warnings),
-            _ => continue,
-        };
-        for (name, app) in apps {
-            let Some(source) = app.path(&["spec", "source"]) else {
-                continue;
-            };
-            let Some(plugin) = source.get("plugin") else {
-                continue;
-            };
-            if plugin
-                .get("name")
-                .and_then(Node::as_str)
-                .is_some_and(|n| !n.starts_with("kubectl-gitops"))
-            {
-                continue;
-            }
-            let Some(path) = source.get("path").and_then(Node::as_str) else {
-                continue;
-            };
-            let dir = root.join(path);
-            let Ok(dir_abs) = dir.canonicalize() else {
-                warnings.push(Warning::at(
-                    o.loc(),
-                    format!(
-                        "Application {name}: source path {path:?} does not exist here; not checked"
-                    ),
-                ));
-                continue;
-            };
-            if !dir_abs.starts_with(&checked_abs) && !checked_abs.starts_with(&dir_abs) {
-                continue;
-            }
-            let vars = argocd_vars(&name, &app, path);
-            let env = crate::cmp::from_vars(&vars, &dir_abs)?;
-            warnings.extend(env.warnings);
-            let display = render::display_relative(&dir_abs);
-            let req = Request {
-                path: display,
-                identity: env.identity,
-                repo_root: env.repo_root,
-            };
-            let (input, ctx) = render::prepare(&req, &mut std::io::empty(), warnings)?;
-            let analysis = transform::analyze(input, &ctx);
-            out.push(Deployment {
-                app: name,
-                defined_at: o.loc(),
-                path: path.to_string(),
-                ctx,
-                analysis,
-            });
+        if !deploys_here && (holds_apps || !config) {
+            deployed.sort();
+            deployed.dedup();
+            warnings.push(Warning::file(
+                render::display_relative(&file.canonicalize().unwrap_or(file.clone())),
+                format!(
+                    "no Application here deploys {checked}{}",
+                    if deployed.is_empty() {
+                        " (it holds no Application or ApplicationSet with a source path)"
+                            .to_string()
+                    } else {
+                        format!(" (they deploy {})", deployed.join(", "))
+                    }
+                ),
+            ));
         }
     }
     Ok(out)
 }
 
+/// `spec.source`, or each of `spec.sources`.
+fn sources(app: &Node) -> Vec<&Node> {
+    match (
+        app.path(&["spec", "source"]),
+        app.path(&["spec", "sources"]).and_then(Node::as_seq),
+    ) {
+        (Some(s), _) => vec![s],
+        (None, Some(list)) => list.iter().collect(),
+        (None, None) => Vec::new(),
+    }
+}
+
+/// One Application source to render.
+struct One<'a> {
+    name: &'a str,
+    app: &'a Node,
+    source: &'a Node,
+    path: &'a str,
+    dir: &'a Path,
+    defined_at: &'a Loc,
+    policy: &'a Policy,
+    tools: &'a ToolEnv,
+}
+
+impl One<'_> {
+    fn fail(&self, out: &mut ArgoCd, reason: Option<String>) {
+        out.failures.push(Failure {
+            app: self.name.to_string(),
+            defined_at: self.defined_at.clone(),
+            path: self.path.to_string(),
+            reason,
+        });
+    }
+
+    fn destination(&self) -> Option<String> {
+        self.app
+            .path(&["spec", "destination", "namespace"])
+            .and_then(Node::scalar_text)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    }
+
+    fn render(&self, out: &mut ArgoCd, warnings: &mut Vec<Warning>) {
+        let kind = if let Some(plugin) = self.source.get("plugin") {
+            let named = plugin.get("name").and_then(Node::as_str);
+            if named.is_some_and(|n| !n.starts_with("kubectl-gitops")) {
+                return;
+            }
+            SourceKind::Plugin
+        } else if self.source.get("kustomize").is_some()
+            || crate::source::walk::build_kind(self.dir)
+                .is_some_and(|k| matches!(k, BuildKind::Kustomize(_)))
+        {
+            SourceKind::Kustomize
+        } else if self.source.get("helm").is_some()
+            || crate::source::walk::build_kind(self.dir) == Some(BuildKind::Helm)
+        {
+            SourceKind::Helm
+        } else {
+            SourceKind::Directory
+        };
+        let result = match kind {
+            SourceKind::Plugin => self.plugin(warnings),
+            SourceKind::Directory => self.directory(),
+            SourceKind::Kustomize | SourceKind::Helm => self.built(kind, warnings),
+        };
+        match result {
+            Ok(Rendered::Ok(rendered)) => {
+                let (ctx, mut analysis) = *rendered;
+                if let Some(ns) = self.destination() {
+                    apply_destination(&mut analysis, &ns);
+                }
+                if analysis.input_objects == 0 {
+                    self.fail(out, None);
+                    return;
+                }
+                out.deployments.push(Deployment {
+                    app: self.name.to_string(),
+                    defined_at: self.defined_at.clone(),
+                    path: self.path.to_string(),
+                    kind,
+                    ctx,
+                    analysis,
+                });
+            }
+            Ok(Rendered::Fails(reason)) => self.fail(out, Some(reason)),
+            Ok(Rendered::Unknown(why)) => warnings.push(Warning::at(
+                self.defined_at.clone(),
+                format!("Application {}: {why}; not checked", self.name),
+            )),
+            Err(e) => self.fail(out, Some(e.to_string())),
+        }
+    }
+
+    /// As `generate` renders it in the sidecar.
+    fn plugin(&self, warnings: &mut Vec<Warning>) -> Result<Rendered> {
+        let vars = argocd_vars(self.name, self.app, self.source, self.path);
+        let mut env = crate::cmp::from_vars(&vars, self.dir)?;
+        warnings.append(&mut env.warnings);
+        let req = Request {
+            path: render::display_relative(self.dir),
+            identity: env.identity,
+            repo_root: env.repo_root,
+            source_path: env.source_path,
+            tools: self.tools.clone(),
+            policy: Some(self.policy.clone()),
+            app_view: false,
+        };
+        let (input, ctx) = render::prepare(&req, &mut std::io::empty(), warnings)?;
+        let cfg = &ctx.config;
+        if !ctx.identity.is_set() && cfg.found && !cfg.environments.is_empty() && !cfg.pass_through
+        {
+            return Ok(Rendered::Fails(format!(
+                "it gives no env or pr while {} declares environments, so generate refuses (set GITOPS_ENV or GITOPS_PR in its plugin env)",
+                cfg.file
+            )));
+        }
+        let mut analysis = transform::analyze(input, &ctx);
+        if !analysis.refusals.is_empty() {
+            return Ok(Rendered::Fails(analysis.refusals.remove(0).to_string()));
+        }
+        if let Some(c) = analysis.collisions.first() {
+            return Ok(Rendered::Fails(c.to_error().to_string()));
+        }
+        if analysis.input_objects == 0 && !ctx.config.allow_empty {
+            return Ok(Rendered::Fails(format!(
+                "{} holds no Kubernetes objects, and generate refuses to print an empty set (allowEmpty in gitops.yaml)",
+                self.path
+            )));
+        }
+        Ok(Rendered::Ok(Box::new((ctx, analysis))))
+    }
+
+    /// As Argo CD's directory support reads it.
+    fn directory(&self) -> Result<Rendered> {
+        let d = self.source.get("directory");
+        if d.and_then(|d| d.get("jsonnet")).is_some() {
+            return Ok(Rendered::Unknown(
+                "jsonnet sources are not evaluated".into(),
+            ));
+        }
+        let recurse = d.and_then(|d| d.get("recurse")).and_then(Node::scalar_text) == Some("true");
+        let include = d
+            .and_then(|d| d.get("include"))
+            .and_then(Node::as_str)
+            .unwrap_or("");
+        let exclude = d
+            .and_then(|d| d.get("exclude"))
+            .and_then(Node::as_str)
+            .unwrap_or("");
+        let mut files = Vec::new();
+        let walker = walkdir::WalkDir::new(self.dir)
+            .min_depth(1)
+            .max_depth(if recurse { usize::MAX } else { 1 })
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'));
+        for e in walker.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !e.file_type().is_file() && !e.path_is_symlink() {
+                continue;
+            }
+            if !(name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json")) {
+                if name.ends_with(".jsonnet") {
+                    return Ok(Rendered::Unknown("jsonnet files are not evaluated".into()));
+                }
+                continue;
+            }
+            let rel = crate::source::walk::rel_string(
+                e.path().strip_prefix(self.dir).unwrap_or(e.path()),
+            );
+            if !include.is_empty() && !glob_set(include, &rel) {
+                continue;
+            }
+            if !exclude.is_empty() && glob_set(exclude, &rel) {
+                continue;
+            }
+            let display = format!("{}/{rel}", render::display_relative(self.dir));
+            let bytes = source::read_regular(e.path(), source::MAX_FILE_BYTES)?;
+            let Ok(text) = String::from_utf8(bytes) else {
+                return Ok(Rendered::Fails(format!("{display} is not UTF-8 text")));
+            };
+            files.push(source::SourceFile {
+                display: Arc::from(display),
+                text: Arc::from(text),
+                key: rel,
+                kustomizations: Vec::new(),
+            });
+        }
+        let input = match source::parse_files(&files) {
+            Ok((input, _)) => input,
+            Err(Error::NotAnObject { loc, reason }) => {
+                return Ok(Rendered::Fails(format!(
+                    "Argo CD reads every *.yaml, *.yml and *.json file of a directory source as a manifest, and {loc} is not one: {reason}"
+                )));
+            }
+            Err(e) => return Ok(Rendered::Fails(e.to_string())),
+        };
+        Ok(self.as_is(input))
+    }
+
+    /// A kustomization or a chart without the plugin: built as a render builds it.
+    fn built(&self, kind: SourceKind, warnings: &mut Vec<Warning>) -> Result<Rendered> {
+        if self
+            .source
+            .get("kustomize")
+            .is_some_and(|k| k.as_map().is_some_and(|m| !m.is_empty()))
+        {
+            warnings.push(Warning::at(
+                self.defined_at.clone(),
+                format!("Application {}: its kustomize options (namePrefix, images, ...) are not applied by check", self.name),
+            ));
+        }
+        let builder = Builder::new(
+            self.tools.clone(),
+            None,
+            self.dir.to_path_buf(),
+            HelmRequest {
+                release: self.name.to_string(),
+                namespace: self.destination(),
+                value_files: Vec::new(),
+            },
+        );
+        let build_kind = match (kind, crate::source::walk::build_kind(self.dir)) {
+            (SourceKind::Helm, _) => BuildKind::Helm,
+            (_, Some(k)) => k,
+            _ => BuildKind::Kustomize("kustomization.yaml"),
+        };
+        let dir = BuildDir {
+            path: self.dir.to_path_buf(),
+            rel: String::new(),
+            kind: build_kind,
+        };
+        let built = match builder.build(&dir, &render::display_relative(self.dir), warnings) {
+            Ok(b) => b,
+            Err(e) if e.to_string().contains("is not on PATH") => {
+                return Ok(Rendered::Unknown(format!("cannot build it here: {e}")));
+            }
+            Err(e) => return Ok(Rendered::Fails(e.to_string())),
+        };
+        let file = source::SourceFile {
+            display: built.display,
+            text: Arc::from(built.text),
+            key: String::new(),
+            kustomizations: Vec::new(),
+        };
+        match source::parse_files(std::slice::from_ref(&file)) {
+            Ok((input, _)) => Ok(self.as_is(input)),
+            Err(e) => Ok(Rendered::Fails(e.to_string())),
+        }
+    }
+
+    /// Objects applied as they are (no identity).
+    fn as_is(&self, input: Input) -> Rendered {
+        let ctx = Ctx::default();
+        let analysis = transform::analyze(input, &ctx);
+        Rendered::Ok(Box::new((ctx, analysis)))
+    }
+}
+
+/// What rendering one source gave.
+enum Rendered {
+    Ok(Box<(Ctx, Analysis)>),
+    /// Argo CD would fail to generate its manifests.
+    Fails(String),
+    /// Not evaluated (why).
+    Unknown(String),
+}
+
+/// Argo CD puts the destination namespace on namespaced objects that have none.
+fn apply_destination(a: &mut Analysis, ns: &str) {
+    for (i, o) in a.input.objects.iter_mut().enumerate() {
+        let namespaced = a.plan.classes.get(i).is_some_and(|c| c.namespaced);
+        if namespaced && o.current_namespace().is_none_or(str::is_empty) {
+            if let Some(meta) = o.node.ensure_map("metadata", &["kind"]) {
+                meta.set_str("namespace", ns, &["generateName", "name"]);
+            }
+        }
+    }
+}
+
+/// Argo CD's directory include/exclude: a glob, or `{a,b}` alternatives.
+fn glob_set(pattern: &str, rel: &str) -> bool {
+    let p = pattern.trim();
+    let alternatives: Vec<&str> = match p.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+        Some(inner) => inner.split(',').map(str::trim).collect(),
+        None => vec![p],
+    };
+    alternatives.iter().any(|a| {
+        if a.contains('/') {
+            glob::excludes(a, rel)
+        } else {
+            // Without a folder, Argo CD matches the file name.
+            glob::excludes(a, rel.rsplit('/').next().unwrap_or(rel))
+        }
+    })
+}
+
 /// The variables Argo CD gives `generate` for an Application (argocd-cmp-contract.md §1).
-fn argocd_vars(name: &str, app: &Node, path: &str) -> Vec<(String, String)> {
+fn argocd_vars(name: &str, app: &Node, source: &Node, path: &str) -> Vec<(String, String)> {
     let mut vars = vec![
         ("ARGOCD_APP_NAME".to_string(), name.to_string()),
         (
@@ -153,7 +606,7 @@ fn argocd_vars(name: &str, app: &Node, path: &str) -> Vec<(String, String)> {
         ),
         ("ARGOCD_APP_SOURCE_PATH".to_string(), path.to_string()),
     ];
-    let plugin = app.path(&["spec", "source", "plugin"]);
+    let plugin = source.get("plugin");
     for e in plugin
         .and_then(|p| p.get("env"))
         .and_then(Node::as_seq)
@@ -179,6 +632,23 @@ fn argocd_vars(name: &str, app: &Node, path: &str) -> Vec<(String, String)> {
             if let Some(s) = p.get("string").and_then(Node::scalar_text) {
                 m.insert("string".into(), s.into());
             }
+            if let Some(a) = p.get("array").and_then(Node::as_seq) {
+                let items: Vec<serde_json::Value> = a
+                    .iter()
+                    .filter_map(Node::scalar_text)
+                    .map(Into::into)
+                    .collect();
+                m.insert("array".into(), items.into());
+            }
+            if let Some(map) = p.get("map").and_then(Node::as_map) {
+                let mut o = serde_json::Map::new();
+                for (k, v) in map {
+                    if let (Some(k), Some(v)) = (k.scalar_text(), v.scalar_text()) {
+                        o.insert(k.to_string(), v.into());
+                    }
+                }
+                m.insert("map".into(), o.into());
+            }
             Some(serde_json::Value::Object(m))
         })
         .collect();
@@ -193,8 +663,19 @@ fn argocd_vars(name: &str, app: &Node, path: &str) -> Vec<(String, String)> {
     vars
 }
 
+/// One generator's parameter sets.
+type Params = Vec<BTreeMap<String, String>>;
+
+/// How deep matrix and merge generators may nest.
+const MAX_GENERATOR_DEPTH: usize = 4;
+
 /// Expands an ApplicationSet into (name, Application-like node) pairs.
-fn expand_appset(o: &Object, root: &Path, warnings: &mut Vec<Warning>) -> Vec<(String, Node)> {
+fn expand_appset(
+    o: &ArgoObject,
+    root: &Path,
+    max_pr: u64,
+    warnings: &mut Vec<Warning>,
+) -> Vec<(String, Node)> {
     let go = o
         .node
         .path(&["spec", "goTemplate"])
@@ -203,7 +684,7 @@ fn expand_appset(o: &Object, root: &Path, warnings: &mut Vec<Warning>) -> Vec<(S
     let Some(template) = o.node.path(&["spec", "template"]) else {
         return Vec::new();
     };
-    let mut params: Vec<BTreeMap<String, String>> = Vec::new();
+    let mut params: Params = Vec::new();
     for g in o
         .node
         .path(&["spec", "generators"])
@@ -211,37 +692,15 @@ fn expand_appset(o: &Object, root: &Path, warnings: &mut Vec<Warning>) -> Vec<(S
         .into_iter()
         .flatten()
     {
-        if let Some(git) = g.get("git") {
-            params.extend(git_directories(git, root));
-        } else if let Some(list) = g.get("list") {
-            for el in list
-                .get("elements")
-                .and_then(Node::as_seq)
-                .into_iter()
-                .flatten()
-            {
-                let mut m = BTreeMap::new();
-                for (k, v) in el.as_map().into_iter().flatten() {
-                    if let (Some(k), Some(v)) = (k.scalar_text(), v.scalar_text()) {
-                        m.insert(k.to_string(), v.to_string());
-                    }
-                }
-                params.push(m);
-            }
-        } else if g.get("pullRequest").is_some() {
-            let mut m = BTreeMap::new();
-            m.insert("number".into(), crate::check::DEFAULT_MAX_PR.to_string());
-            m.insert("branch".into(), "preview".into());
-            m.insert("branch_slug".into(), "preview".into());
-            m.insert("head_sha".into(), "0".repeat(40));
-            m.insert("head_short_sha".into(), "0".repeat(8));
-            m.insert("head_short_sha_7".into(), "0".repeat(7));
-            params.push(m);
-        } else {
-            warnings.push(Warning::at(
-                o.loc(),
-                "ApplicationSet generator not evaluated by check (only git directories, list and pullRequest are)",
-            ));
+        let mut ex = Expander {
+            root,
+            max_pr,
+            go,
+            loc: &o.loc,
+            warnings,
+        };
+        if let Some(p) = ex.generator(g, 0) {
+            params.extend(p);
         }
     }
     params
@@ -259,8 +718,156 @@ fn expand_appset(o: &Object, root: &Path, warnings: &mut Vec<Warning>) -> Vec<(S
         .collect()
 }
 
+/// Evaluates generators.
+struct Expander<'a> {
+    root: &'a Path,
+    max_pr: u64,
+    go: bool,
+    loc: &'a Loc,
+    warnings: &'a mut Vec<Warning>,
+}
+
+impl Expander<'_> {
+    fn unsupported(&mut self, what: &str) {
+        self.warnings.push(Warning::at(
+            self.loc.clone(),
+            format!("ApplicationSet {what} not evaluated by check (git directories, list, pullRequest, and matrix and merge of those are)"),
+        ));
+    }
+
+    /// The parameter sets of one generator; `None` when it is not evaluated.
+    fn generator(&mut self, g: &Node, depth: usize) -> Option<Params> {
+        if depth > MAX_GENERATOR_DEPTH {
+            self.unsupported("generators nested this deep are");
+            return None;
+        }
+        if g.get("template").is_some() {
+            self.warnings.push(Warning::at(
+                self.loc.clone(),
+                "a generator's own template: override is not applied by check",
+            ));
+        }
+        if let Some(git) = g.get("git") {
+            if git.get("files").is_some() {
+                self.unsupported("git files generator is");
+                return None;
+            }
+            return Some(git_directories(git, self.root));
+        }
+        if let Some(list) = g.get("list") {
+            let mut out = Vec::new();
+            for el in list
+                .get("elements")
+                .and_then(Node::as_seq)
+                .into_iter()
+                .flatten()
+            {
+                let mut m = BTreeMap::new();
+                flatten_params("", el, &mut m);
+                out.push(m);
+            }
+            return Some(out);
+        }
+        if g.get("pullRequest").is_some() {
+            let mut m = BTreeMap::new();
+            m.insert("number".into(), self.max_pr.to_string());
+            m.insert("branch".into(), "preview".into());
+            m.insert("branch_slug".into(), "preview".into());
+            m.insert("head_sha".into(), "0".repeat(40));
+            m.insert("head_short_sha".into(), "0".repeat(8));
+            m.insert("head_short_sha_7".into(), "0".repeat(7));
+            return Some(vec![m]);
+        }
+        if let Some(matrix) = g.get("matrix") {
+            let children: Vec<&Node> = matrix
+                .get("generators")
+                .and_then(Node::as_seq)
+                .map(|s| s.iter().collect())
+                .unwrap_or_default();
+            if children.len() != 2 {
+                self.unsupported("matrix without exactly two generators is");
+                return None;
+            }
+            let first = self.generator(children[0], depth + 1)?;
+            let mut out = Vec::new();
+            for p in first {
+                // The second generator may use the first one's parameters.
+                let mut second = children[1].clone();
+                substitute(&mut second, &p, self.go);
+                for q in self.generator(&second, depth + 1)? {
+                    let mut m = p.clone();
+                    m.extend(q);
+                    out.push(m);
+                }
+            }
+            return Some(out);
+        }
+        if let Some(merge) = g.get("merge") {
+            let keys: Vec<String> = merge
+                .get("mergeKeys")
+                .and_then(Node::as_seq)
+                .into_iter()
+                .flatten()
+                .filter_map(Node::scalar_text)
+                .map(|k| k.trim_start_matches('.').to_string())
+                .collect();
+            let children: Vec<&Node> = merge
+                .get("generators")
+                .and_then(Node::as_seq)
+                .map(|s| s.iter().collect())
+                .unwrap_or_default();
+            let Some((base, rest)) = children.split_first() else {
+                self.unsupported("merge without generators is");
+                return None;
+            };
+            let mut out = self.generator(base, depth + 1)?;
+            for child in rest {
+                for q in self.generator(child, depth + 1)? {
+                    for p in &mut out {
+                        if !keys.is_empty() && keys.iter().all(|k| p.get(k) == q.get(k)) {
+                            p.extend(q.clone());
+                        }
+                    }
+                }
+            }
+            return Some(out);
+        }
+        let kind = g
+            .as_map()
+            .and_then(|m| m.first())
+            .and_then(|(k, _)| k.scalar_text())
+            .unwrap_or("?")
+            .to_string();
+        self.unsupported(&format!("generator {kind:?} is"));
+        None
+    }
+}
+
+/// A list element's values as parameters: `a: {b: c}` is `a.b`.
+fn flatten_params(prefix: &str, n: &Node, out: &mut BTreeMap<String, String>) {
+    match &n.value {
+        Value::Map(m) => {
+            for (k, v) in m {
+                if let Some(k) = k.scalar_text() {
+                    let key = if prefix.is_empty() {
+                        k.to_string()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    flatten_params(&key, v, out);
+                }
+            }
+        }
+        _ => {
+            if let Some(v) = n.scalar_text() {
+                out.insert(prefix.to_string(), v.to_string());
+            }
+        }
+    }
+}
+
 /// Parameters of the git directory generator for every matching directory.
-fn git_directories(git: &Node, root: &Path) -> Vec<BTreeMap<String, String>> {
+fn git_directories(git: &Node, root: &Path) -> Params {
     let mut include = Vec::new();
     let mut exclude = Vec::new();
     for d in git
@@ -363,23 +970,34 @@ fn path_match(pattern: &str, name: &str) -> bool {
             .all(|(p, n)| segment_match(p.as_bytes(), n.as_bytes()))
 }
 
+/// Go's `path.Match` for one segment (`*`, `?`), iteratively (no recursion on hostile input).
 fn segment_match(p: &[u8], s: &[u8]) -> bool {
-    match (p.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => (0..=s.len()).any(|i| segment_match(&p[1..], &s[i..])),
-        (Some(b'?'), Some(_)) => segment_match(&p[1..], &s[1..]),
-        (Some(a), Some(b)) if a == b => segment_match(&p[1..], &s[1..]),
-        _ => false,
+    let (mut pi, mut si) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && (p[pi] == b'?' || p[pi] == s[si]) && p[pi] != b'*' {
+            pi += 1;
+            si += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi + 1, si));
+            pi += 1;
+        } else if let Some((sp, ss)) = star {
+            pi = sp;
+            si = ss + 1;
+            star = Some((sp, ss + 1));
+        } else {
+            return false;
+        }
     }
+    while pi < p.len() && p[pi] == b'*' {
+        pi += 1;
+    }
+    pi == p.len()
 }
 
 /// Replaces `{{...}}` placeholders in every string of `node`.
 fn substitute(node: &mut Node, params: &BTreeMap<String, String>, go: bool) {
     match &mut node.value {
-        Value::Scalar(s) if s.value.contains("{{") => {
-            let new = expand(&s.value, params, go);
-            node.replace_str(&new);
-        }
         Value::Map(m) => {
             for (_, v) in m.iter_mut() {
                 substitute(v, params, go);
@@ -390,7 +1008,12 @@ fn substitute(node: &mut Node, params: &BTreeMap<String, String>, go: bool) {
                 substitute(v, params, go);
             }
         }
-        Value::Scalar(_) => {}
+        Value::Scalar(_) => {
+            if let Some(text) = node.scalar_text().filter(|t| t.contains("{{")) {
+                let new = expand(text, params, go);
+                node.replace_str(&new);
+            }
+        }
     }
 }
 
@@ -429,7 +1052,38 @@ fn expand(text: &str, params: &BTreeMap<String, String>, go: bool) -> String {
 /// Argo CD's tracking method, from an `argocd-cm` ConfigMap in the input or the `--argocd`
 /// files (`application.resourceTrackingMethod`).
 pub fn tracking_method(input: &Input, paths: &[PathBuf]) -> Option<(String, Option<Loc>)> {
-    let extra = read_objects(paths).unwrap_or_default();
+    let mut extra = Vec::new();
+    for p in paths {
+        let files: Vec<PathBuf> = if p.is_dir() {
+            walkdir::WalkDir::new(p)
+                .sort_by_file_name()
+                .into_iter()
+                .flatten()
+                .filter(|e| e.file_type().is_file())
+                .map(|e| e.path().to_path_buf())
+                .filter(|f| f.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                .collect()
+        } else {
+            vec![p.clone()]
+        };
+        for f in files {
+            let Ok(bytes) = source::read_regular(&f, source::MAX_FILE_BYTES) else {
+                continue;
+            };
+            let Ok(text) = String::from_utf8(bytes) else {
+                continue;
+            };
+            let Ok(stream) = parse_stream(&text, &Limits::default()) else {
+                continue;
+            };
+            let display: Arc<str> = Arc::from(f.display().to_string());
+            for d in stream.docs {
+                if let Ok(o) = Object::from_node(d.root, &display) {
+                    extra.push(o);
+                }
+            }
+        }
+    }
     input
         .objects
         .iter()
@@ -466,6 +1120,53 @@ mod tests {
         assert!(path_match("apps/*", "apps/web"));
         assert!(!path_match("apps/*", "apps/web/x"));
         assert!(path_match("a?c", "abc"));
+        assert!(path_match("*-api", "orders-api"));
+        assert!(!path_match("*-api", "orders-db"));
         assert_eq!(normalize("My_App"), "my-app");
+    }
+
+    #[test]
+    fn directory_include_exclude() {
+        assert!(glob_set("*.yaml", "a/b.yaml"));
+        assert!(glob_set("{*.yml,*.yaml}", "b.yml"));
+        assert!(!glob_set("{*.yml,*.yaml}", "b.json"));
+        assert!(glob_set("config/*.yaml", "config/x.yaml"));
+    }
+
+    fn node(text: &str) -> Node {
+        parse_stream(text, &Limits::default())
+            .ok()
+            .and_then(|s| s.docs.into_iter().next())
+            .map(|d| d.root)
+            .unwrap_or_else(|| panic!("{text}"))
+    }
+
+    #[test]
+    fn matrix_and_merge() {
+        let loc = Loc::file(&Arc::from("appset.yaml"));
+        let mut w = Vec::new();
+        let mut ex = Expander {
+            root: Path::new("/nonexistent"),
+            max_pr: 42,
+            go: true,
+            loc: &loc,
+            warnings: &mut w,
+        };
+        let m = node(
+            "matrix:\n  generators:\n  - list: {elements: [{dir: a}, {dir: b}]}\n  - pullRequest: {github: {owner: o, repo: r}}\n",
+        );
+        let p = ex.generator(&m, 0).unwrap_or_default();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[1].get("dir").map(String::as_str), Some("b"));
+        assert_eq!(p[1].get("number").map(String::as_str), Some("42"));
+        let merge = node(
+            "merge:\n  mergeKeys: [dir]\n  generators:\n  - list: {elements: [{dir: a, ns: x}, {dir: b, ns: y}]}\n  - list: {elements: [{dir: b, ns: z}, {dir: c, ns: w}]}\n",
+        );
+        let p = ex.generator(&merge, 0).unwrap_or_default();
+        let ns: Vec<_> = p.iter().filter_map(|m| m.get("ns").cloned()).collect();
+        assert_eq!(ns, ["x", "z"]);
+        let unknown = node("scmProvider: {}\n");
+        assert!(ex.generator(&unknown, 0).is_none());
+        assert_eq!(w.len(), 1);
     }
 }

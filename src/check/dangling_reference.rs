@@ -33,12 +33,14 @@ pub const RULE: Rule = Rule {
 };
 
 fn run(f: &Facts, out: &mut Vec<Finding>) {
+    // What the whole app holds or produces: the app's other directories count (the Secret
+    // the claim in infrastructure/ produces exists for the Deployment in kubernetes/).
     let mut known: BTreeSet<(GroupKind, String)> = BTreeSet::new();
-    for (i, o) in f.input.objects.iter().enumerate() {
+    for o in &f.app.objects {
         if let Some(n) = &o.name {
             known.insert((o.gk.clone(), n.clone()));
         }
-        for (gk, name, _, _) in produced_names(o, &f.classes[i], &f.ctx) {
+        for (gk, name, _, _) in produced_names(o, &f.scopes.classify(o), &f.ctx) {
             known.insert((gk, name));
         }
     }

@@ -14,6 +14,7 @@
 //! can silence a rule with the annotation `<labelPrefix>/check-ignore: "KG004,KG009"`.
 
 mod ambiguous_selector;
+mod application_fails;
 pub mod argocd;
 mod collision;
 mod dangling_reference;
@@ -75,6 +76,7 @@ pub const RULES: &[Rule] = &[
     label_tracking::RULE,
     service_dns::RULE,
     collision::RULE,
+    application_fails::RULE,
 ];
 
 /// One render a rule can look at.
@@ -87,14 +89,19 @@ pub struct Rendering {
 
 /// Everything the rules read.
 pub struct Facts {
-    /// The objects as written.
+    /// The objects as written (the checked path's).
     pub input: Input,
+    /// Every object of the app as written: the checked path's, then the app's other
+    /// directories (what exists when the whole app is deployed).
+    pub app: Input,
     pub classes: Vec<Class>,
     pub scopes: Scopes,
     pub ctx: Ctx,
     pub renderings: Vec<Rendering>,
     /// Renders of the Applications that `--argocd` says deploy this directory.
     pub deployments: Vec<argocd::Deployment>,
+    /// Applications of `--argocd` that would fail, or deploy nothing.
+    pub failures: Vec<argocd::Failure>,
     pub max_pr: u64,
     /// Argo CD's resource tracking method, when known, and where it was read.
     pub tracking: Option<(String, Option<Loc>)>,
@@ -117,6 +124,8 @@ pub struct CheckRequest {
     pub argocd: Vec<PathBuf>,
     pub tracking_method: Option<String>,
     pub ignore: Vec<String>,
+    /// The process environment (PATH for builds, GITOPS_POLICY for `--argocd`).
+    pub env: Vec<(String, String)>,
 }
 
 /// Runs every rule. Errors are only for input that cannot be read and bad flags.
@@ -125,21 +134,29 @@ pub fn check(
     stdin: &mut dyn Read,
     warnings: &mut Vec<Warning>,
 ) -> Result<Vec<Finding>> {
-    // The input as written, and gitops.yaml.
+    // The input as written (with the app's other directories as context), and gitops.yaml.
     let base_req = Request {
         path: req.path.clone(),
         identity: IdentityRequest::default(),
-        repo_root: None,
+        app_view: true,
+        ..Request::default()
     };
     let (input, base_ctx) = render::prepare(&base_req, stdin, warnings)?;
     let mut decl = base_ctx.config.crossplane.clone();
     decl.cluster_scoped = base_ctx.config.cluster_scoped.clone();
     let scopes = Scopes::learn(&input.objects, &decl);
-    let classes = input.objects.iter().map(|o| scopes.classify(o)).collect();
+    // What the rules read as written: the checked path's own objects (the app's other
+    // directories are context for the renders).
+    let own = base_ctx.view.own_only(input.clone());
+    let classes = own.objects.iter().map(|o| scopes.classify(o)).collect();
 
     let mut req = req.clone();
+    let names = render::folder_names_of_path(&req.path, Some(&base_ctx.config).filter(|c| c.found));
     if req.identity.dir_name.is_none() {
-        req.identity.dir_name = render::dir_name(&req.path);
+        req.identity.dir_name = names.dir;
+    }
+    if req.identity.app_dir_name.is_none() {
+        req.identity.app_dir_name = names.app_dir;
     }
     let req = &req;
     let mut renderings = Vec::new();
@@ -150,6 +167,7 @@ pub fn check(
             identity: resolved.identity,
             environment: resolved.environment,
             config: base_ctx.config.clone(),
+            view: base_ctx.view.clone(),
         };
         let analysis = transform::analyze(input.clone(), &ctx);
         renderings.push(Rendering {
@@ -158,20 +176,22 @@ pub fn check(
             analysis,
         });
     }
-    let deployments = argocd::deployments(&req.argocd, &req.path, warnings)?;
+    let argo = argocd::analyze(&req.argocd, &req.path, req.max_pr, &req.env, warnings)?;
     let tracking = req
         .tracking_method
         .clone()
         .map(|m| (m, None))
-        .or_else(|| argocd::tracking_method(&input, &req.argocd));
+        .or_else(|| argocd::tracking_method(&own, &req.argocd));
 
     let facts = Facts {
-        input,
+        input: own,
+        app: input,
         classes,
         scopes,
         ctx: base_ctx,
         renderings,
-        deployments,
+        deployments: argo.deployments,
+        failures: argo.failures,
         max_pr: req.max_pr,
         tracking,
     };
@@ -190,6 +210,8 @@ pub fn check(
                 && codes.iter().any(|c| c == f.code)
         })
     });
+    // The app's other directories are context: their own check reports what is in them.
+    findings.retain(|f| !facts.ctx.view.is_context(&f.loc.file));
     findings.sort();
     findings.dedup();
     Ok(findings)
@@ -216,6 +238,7 @@ fn identities(req: &CheckRequest, base: &Ctx) -> Vec<(String, IdentityRequest)> 
                 env: flag(env.to_string(), "gitops.yaml environment"),
                 app: req.identity.app.clone(),
                 dir_name: req.identity.dir_name.clone(),
+                app_dir_name: req.identity.app_dir_name.clone(),
                 ..IdentityRequest::default()
             },
         ));
@@ -231,6 +254,7 @@ fn identities(req: &CheckRequest, base: &Ctx) -> Vec<(String, IdentityRequest)> 
             pr: flag(pr, "--max-pr"),
             app: req.identity.app.clone(),
             dir_name: req.identity.dir_name.clone(),
+            app_dir_name: req.identity.app_dir_name.clone(),
             ..IdentityRequest::default()
         },
     ));

@@ -43,6 +43,9 @@ struct Part<'a> {
     what: String,
     ctx: &'a Ctx,
     analysis: &'a Analysis,
+    /// An Application rendered by kubectl-gitops (its namespace parameter can be dropped),
+    /// not a plain directory, kustomize or Helm source (whose destination decides).
+    plugin: bool,
 }
 
 fn run(f: &Facts, out: &mut Vec<Finding>) {
@@ -52,6 +55,7 @@ fn run(f: &Facts, out: &mut Vec<Finding>) {
                 what: String::new(),
                 ctx: &r.ctx,
                 analysis: &r.analysis,
+                plugin: true,
             }],
             false,
             out,
@@ -65,6 +69,7 @@ fn run(f: &Facts, out: &mut Vec<Finding>) {
                 what: format!(" (Application {})", d.app),
                 ctx: &d.ctx,
                 analysis: &d.analysis,
+                plugin: d.kind == super::argocd::SourceKind::Plugin,
             })
             .collect();
         analyze(&parts, true, out);
@@ -113,8 +118,10 @@ fn analyze(parts: &[Part], across_apps: bool, out: &mut Vec<Finding>) {
                 if across_apps && *ppi == pi {
                     continue;
                 }
-                let hint = if across_apps {
+                let hint = if across_apps && p.plugin && parts[*ppi].plugin {
                     "render them into one namespace: drop the namespace parameter so that gitops.yaml's environment namespace applies to every Application of the app, or deploy the directory as one Application"
+                } else if across_apps {
+                    "deploy them into one namespace: give every Application of the app the same destination namespace (the environment's, not one per directory), or deploy the directory as one Application"
                 } else {
                     "let the identity decide the namespace of both (remove the namespaces written in the files)"
                 };

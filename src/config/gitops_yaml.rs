@@ -46,7 +46,35 @@ pub struct GitopsConfig {
     pub crossplane: crate::model::scope::Declarations,
     pub exclude: Vec<String>,
     pub allow_empty: bool,
+    /// `generate` may run without env or pr although `environments:` are declared.
+    pub pass_through: bool,
+    /// How Helm chart folders are rendered (`helm:`).
+    pub helm: Helm,
 }
+
+/// gitops.yaml `helm:`: the release name and value files of every Helm chart folder the app
+/// holds. Placeholders `{app}`, `{env}` and `{pr}`.
+#[derive(Clone, Debug)]
+pub struct Helm {
+    /// Default `{app}`.
+    pub release_name: String,
+    /// Relative to the chart folder; an entry naming `{env}` is skipped when the render has no
+    /// environment, every other one must exist.
+    pub value_files: Vec<String>,
+}
+
+impl Default for Helm {
+    fn default() -> Self {
+        Helm {
+            release_name: "{app}".into(),
+            value_files: Vec::new(),
+        }
+    }
+}
+
+/// Most `exclude:` globs accepted, and the longest one: their cost is globs × files.
+pub const MAX_EXCLUDES: usize = 256;
+pub const MAX_EXCLUDE_LEN: usize = 512;
 
 #[derive(Clone, Debug, Default)]
 pub struct Environment {
@@ -119,6 +147,8 @@ impl Default for GitopsConfig {
             crossplane: crate::model::scope::Declarations::default(),
             exclude: Vec::new(),
             allow_empty: false,
+            pass_through: false,
+            helm: Helm::default(),
         }
     }
 }
@@ -134,27 +164,62 @@ impl GitopsConfig {
 }
 
 /// Finds the nearest gitops.yaml from `start` upward, stopping at `root` (inclusive) when it
-/// is given, else at the nearest directory holding `.git`; with neither, only `start` itself
-/// is searched (walking to `/` could pick up an unrelated file).
-pub fn find(start: &Path, root: Option<&Path>) -> Option<PathBuf> {
-    let start = start.canonicalize().ok()?;
-    let stop = match root {
-        Some(r) => r.canonicalize().ok()?,
+/// is given, else at the nearest directory holding `.git`, else at the filesystem root (a
+/// `git archive` copy finds the same file as the checkout and as Argo CD).
+///
+/// A gitops.yaml that is a symlink must resolve inside the repository (`root`, the `.git`
+/// folder's directory, or outside a checkout the folder holding the link): one leaving it is
+/// an error that names the link and never shows what it points to.
+pub fn find(start: &Path, root: Option<&Path>) -> Result<Option<PathBuf>> {
+    let Ok(start) = start.canonicalize() else {
+        return Ok(None);
+    };
+    let repo = match root {
+        Some(r) => match r.canonicalize() {
+            Ok(r) => Some(r),
+            Err(_) => return Ok(None),
+        },
         None => start
             .ancestors()
             .find(|d| d.join(".git").exists())
-            .map_or_else(|| start.clone(), Path::to_path_buf),
+            .map(Path::to_path_buf),
     };
     for dir in start.ancestors() {
         let candidate = dir.join(FILE_NAME);
-        if candidate.is_file() {
-            return Some(candidate);
+        if let Ok(meta) = std::fs::symlink_metadata(&candidate) {
+            if meta.file_type().is_symlink() {
+                let inside = repo.as_deref().unwrap_or(dir);
+                match candidate.canonicalize() {
+                    Ok(target) if target.starts_with(inside) => {}
+                    Ok(target) => {
+                        return Err(Error::FileRefused {
+                            path: candidate,
+                            msg: format!(
+                                "symlink to {} leaves the repository; kubectl-gitops reads no file outside it (nothing of it was read)",
+                                target.display()
+                            ),
+                        });
+                    }
+                    Err(source) => {
+                        return Err(Error::Io {
+                            path: candidate,
+                            source,
+                        });
+                    }
+                }
+            }
+            if !candidate.is_dir() {
+                return Ok(Some(candidate));
+            }
         }
-        if dir == stop || !dir.starts_with(&stop) {
+        if repo.as_deref() == Some(dir) {
+            break;
+        }
+        if repo.as_deref().is_some_and(|r| !dir.starts_with(r)) {
             break;
         }
     }
-    None
+    Ok(None)
 }
 
 /// Parses and validates a gitops.yaml text. `display` names the file in messages.
@@ -256,11 +321,29 @@ pub fn from_node(root: &Node, file: &Arc<str>, dir: &Path, skip: &[&str]) -> Res
                 }
             }
             "exclude" => {
-                for item in r.seq(v, "exclude")? {
-                    cfg.exclude.push(r.string(item, "exclude")?);
+                let items = r.seq(v, "exclude")?;
+                if items.len() > MAX_EXCLUDES {
+                    return Err(r.err(
+                        v,
+                        &format!("exclude: at most {MAX_EXCLUDES} globs (each is matched against every file)"),
+                    ));
+                }
+                for item in items {
+                    let glob = r.string(item, "exclude")?;
+                    if glob.len() > MAX_EXCLUDE_LEN {
+                        return Err(r.err(
+                            item,
+                            &format!(
+                                "exclude: a glob may be at most {MAX_EXCLUDE_LEN} characters long"
+                            ),
+                        ));
+                    }
+                    cfg.exclude.push(glob);
                 }
             }
             "allowEmpty" => cfg.allow_empty = r.boolean(v, "allowEmpty")?,
+            "passThrough" => cfg.pass_through = r.boolean(v, "passThrough")?,
+            "helm" => cfg.helm = r.helm(v)?,
             other => {
                 return Err(r.unknown(
                     k,
@@ -276,6 +359,8 @@ pub fn from_node(root: &Node, file: &Arc<str>, dir: &Path, skip: &[&str]) -> Res
                         "crossplane",
                         "exclude",
                         "allowEmpty",
+                        "passThrough",
+                        "helm",
                     ],
                 ));
             }
@@ -518,6 +603,41 @@ impl Reader<'_> {
         Ok(p)
     }
 
+    fn helm(&self, n: &Node) -> Result<Helm> {
+        let mut h = Helm::default();
+        for (k, v) in self.entries(n, "helm")? {
+            match self.key(k)? {
+                "releaseName" => {
+                    let s = self.string(v, "helm.releaseName")?;
+                    let sample = s
+                        .replace("{pr}", "1")
+                        .replace("{app}", "a")
+                        .replace("{env}", "e");
+                    if !naming::is_dns1123_label(&sample) {
+                        return Err(self.err(v, &format!("helm.releaseName {s:?} must give a DNS-1123 label (placeholders: {{app}}, {{env}}, {{pr}})")));
+                    }
+                    h.release_name = s;
+                }
+                "valueFiles" => {
+                    for item in self.seq(v, "helm.valueFiles")? {
+                        let f = self.string(item, "helm.valueFiles")?;
+                        if f.is_empty()
+                            || f.starts_with('/')
+                            || f.split('/').any(|part| part == "..")
+                        {
+                            return Err(self.err(item, &format!("helm.valueFiles entry {f:?} must be a path inside the chart folder (no leading / and no ..)")));
+                        }
+                        h.value_files.push(f);
+                    }
+                }
+                other => {
+                    return Err(self.unknown(k, other, "helm", &["releaseName", "valueFiles"]));
+                }
+            }
+        }
+        Ok(h)
+    }
+
     /// `Kind`, `Kind.group`, or `{group: ..., kind: ...}`.
     fn group_kind(&self, n: &Node, what: &str) -> Result<GroupKind> {
         if let Some(s) = n.as_str() {
@@ -669,6 +789,8 @@ references:
 clusterScoped: [{group: ex.com, kind: Cluster}]
 exclude: [\"charts/**\"]
 allowEmpty: false
+passThrough: true
+helm: {releaseName: \"{app}-{env}\", valueFiles: [values.yaml, \"values-{env}.yaml\"]}
 ",
         );
         assert_eq!(c.app.map(|a| a.0).as_deref(), Some("my-microservice"));
@@ -681,6 +803,9 @@ allowEmpty: false
             GroupKind::new("s3.example.org", "XBucket")
         );
         assert!(c.references[0].produces);
+        assert!(c.pass_through);
+        assert_eq!(c.helm.release_name, "{app}-{env}");
+        assert_eq!(c.helm.value_files.len(), 2);
     }
 
     /// (gitops.yaml, expected start of the error)
@@ -731,7 +856,27 @@ allowEmpty: false
             "references: [{kind: X}]\n",
             "gitops.yaml:1:14: references[] entries need",
         ),
+        (
+            "helm: {valueFiles: [../secrets.yaml]}\n",
+            "gitops.yaml:1:21: helm.valueFiles entry \"../secrets.yaml\"",
+        ),
+        (
+            "helm: {releaseName: My_Release}\n",
+            "gitops.yaml:1:21: helm.releaseName",
+        ),
+        (
+            "passThrough: yes\n",
+            "gitops.yaml:1:14: passThrough must be true or false",
+        ),
     ];
+
+    #[test]
+    fn exclude_is_bounded() {
+        let long = format!("exclude: [\"{}\"]\n", "a".repeat(MAX_EXCLUDE_LEN + 1));
+        assert!(parse_err(&long).starts_with("gitops.yaml:1:11: exclude: a glob may be at most"));
+        let many = format!("exclude: [{}]\n", vec!["x"; MAX_EXCLUDES + 1].join(", "));
+        assert!(parse_err(&many).starts_with("gitops.yaml:1:10: exclude: at most"));
+    }
 
     #[test]
     fn errors_name_file_line_and_key() {

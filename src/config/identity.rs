@@ -7,7 +7,7 @@
 //! | env       | then nothing (a preview without `--env` inherits `preview.from`)                 |
 //! | pr        | then nothing: not a preview                                                      |
 //! | namespace | preview: `preview.namespace` (default `{app}-pr-{pr}`); otherwise the environment's `namespace:`, else `ARGOCD_APP_NAMESPACE`, else namespaces are left alone |
-//! | app       | `app:` in gitops.yaml, else `ARGOCD_APP_NAME` (prefix and preview suffix removed), else the rendered directory's name |
+//! | app       | `app:` in gitops.yaml, else the name of the folder holding gitops.yaml, else the rendered directory's name: folder names as they are in the repository (in Argo CD from `ARGOCD_APP_SOURCE_PATH`), so a local render and Argo CD agree; at the repository root there is none |
 //!
 //! A render *has identity* when env, pr or namespace comes from a layer; only then is `app`
 //! resolved and validated. Two layers that disagree produce a warning naming both.
@@ -40,12 +40,46 @@ pub struct IdentityRequest {
     pub env: Vec<Sourced>,
     pub pr: Vec<Sourced>,
     pub namespace: Vec<Sourced>,
-    /// `ARGOCD_APP_NAME` as Argo CD set it (with a possible `<ns>_` prefix).
-    pub argocd_app_name: Option<String>,
     /// `ARGOCD_APP_NAMESPACE`: the destination namespace, possibly empty.
     pub argocd_app_namespace: Option<String>,
-    /// The rendered directory's name, the last default for `app`.
+    /// The name of the folder holding gitops.yaml, inside the repository (`None` at the
+    /// repository root): the default for `app` after gitops.yaml's `app:`.
+    pub app_dir_name: Option<String>,
+    /// The rendered directory's name inside the repository (`None` at the root), the last
+    /// default for `app`.
     pub dir_name: Option<String>,
+}
+
+impl IdentityRequest {
+    /// The candidates of a field (`env`, `pr`, `namespace`, `app`).
+    pub fn field_mut(&mut self, field: &str) -> &mut Vec<Sourced> {
+        match field {
+            "env" => &mut self.env,
+            "pr" => &mut self.pr,
+            "namespace" => &mut self.namespace,
+            _ => &mut self.app,
+        }
+    }
+
+    /// Whether any layer gives env, pr or namespace (the render has identity).
+    pub fn has_identity(&self) -> bool {
+        !self.env.is_empty() || !self.pr.is_empty() || !self.namespace.is_empty()
+    }
+}
+
+/// A value as a message may show it: not at all when it came from a plugin parameter
+/// (Argo CD shows error messages in its UI; a malformed parameter is not repeated there),
+/// otherwise quoted and cut to a readable length.
+pub fn shown(s: &Sourced) -> String {
+    if s.source.starts_with("plugin parameter") {
+        return "(its value is not shown)".into();
+    }
+    let cut: String = s.value.chars().take(80).collect();
+    if cut.len() < s.value.len() {
+        format!("{cut:?}...")
+    } else {
+        format!("{cut:?}")
+    }
 }
 
 /// A resolved, validated identity.
@@ -111,8 +145,9 @@ pub fn resolve(req: &IdentityRequest, config: Option<&GitopsConfig>) -> Result<R
     if let Some(e) = &env {
         if !naming::is_dns1123_label(&e.value) {
             return Err(Error::Usage(format!(
-                "{} {:?} is not a valid environment name: use a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)",
-                e.source, e.value
+                "{} {} is not a valid environment name: use a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)",
+                e.source,
+                shown(e)
             )));
         }
     }
@@ -124,16 +159,18 @@ pub fn resolve(req: &IdentityRequest, config: Option<&GitopsConfig>) -> Result<R
             || v.starts_with('0')
         {
             return Err(Error::Usage(format!(
-                "{} {:?} is not a pull request number: use 1 to 10 digits without a leading zero",
-                p.source, v
+                "{} {} is not a pull request number: use 1 to 10 digits without a leading zero",
+                p.source,
+                shown(p)
             )));
         }
     }
     if let Some(n) = &namespace {
         if !naming::is_dns1123_label(&n.value) {
             return Err(Error::Usage(format!(
-                "{} {:?} is not a valid namespace: use a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)",
-                n.source, n.value
+                "{} {} is not a valid namespace: use a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)",
+                n.source,
+                shown(n)
             )));
         }
     }
@@ -161,9 +198,9 @@ pub fn resolve(req: &IdentityRequest, config: Option<&GitopsConfig>) -> Result<R
                 Some(found) => environment = Some(found.clone()),
                 None => {
                     return Err(Error::Usage(format!(
-                        "{} {:?} is not an environment of {} ({}): a typo must not render a half-configured environment",
+                        "{} {} is not an environment of {} ({}): a typo must not render a half-configured environment",
                         e.source,
-                        e.value,
+                        shown(e),
                         cfg.file,
                         listed(cfg)
                     )));
@@ -177,31 +214,37 @@ pub fn resolve(req: &IdentityRequest, config: Option<&GitopsConfig>) -> Result<R
         }
     }
 
-    // app: layers > gitops.yaml > ARGOCD_APP_NAME > directory name.
+    // app: layers > gitops.yaml's app: > the folder holding gitops.yaml > the rendered
+    // directory. Folder names are the repository's, never a temporary checkout's.
     let app = match app {
         Some(a) => a,
         None => match config.and_then(|c| c.app.as_ref()) {
             Some((a, loc)) => Sourced::new(a.clone(), format!("app in {}", loc.file)),
-            None => match req.argocd_app_name.as_deref().filter(|s| !s.is_empty()) {
-                Some(name) => Sourced::new(
-                    argocd_app_short_name(name, identity.pr.as_deref()),
-                    "ARGOCD_APP_NAME",
+            None => match (config, &req.app_dir_name, &req.dir_name) {
+                (Some(c), Some(d), _) => Sourced::new(
+                    d.clone(),
+                    format!("the name of the folder holding {}", c.file),
                 ),
-                None => match &req.dir_name {
-                    Some(d) => Sourced::new(d.clone(), "the rendered directory's name"),
-                    None => {
-                        return Err(Error::Usage(
-                            "no app name: set --app, or app: in gitops.yaml".into(),
-                        ));
-                    }
-                },
+                (Some(c), None, _) => {
+                    return Err(Error::Usage(format!(
+                        "no app name: {} is at the repository root, so no folder names the app; set app: in it (or --app)",
+                        c.file
+                    )));
+                }
+                (None, _, Some(d)) => Sourced::new(d.clone(), "the rendered directory's name"),
+                (None, _, None) => {
+                    return Err(Error::Usage(
+                        "no app name: the rendered directory is the repository root, so no folder names the app; set --app, or app: in a gitops.yaml".into(),
+                    ));
+                }
             },
         },
     };
     if !naming::is_dns1123_label(&app.value) {
         return Err(Error::Usage(format!(
-            "app {:?} (from {}) is not a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters): set --app or app: in gitops.yaml",
-            app.value, app.source
+            "app {} (from {}) is not a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters): set --app or app: in gitops.yaml",
+            shown(&app),
+            app.source
         )));
     }
     identity.app = Some(app.value);
@@ -231,19 +274,6 @@ fn listed(cfg: &GitopsConfig) -> String {
         "it lists none".into()
     } else {
         format!("it lists {}", names.join(", "))
-    }
-}
-
-/// `ARGOCD_APP_NAME` without the `<namespace>_` prefix Argo CD adds for applications outside
-/// its own namespace, and without a trailing `-pr-<pr>` that pull-request generators add.
-pub fn argocd_app_short_name(name: &str, pr: Option<&str>) -> String {
-    let name = name.rsplit_once('_').map_or(name, |(_, n)| n);
-    match pr {
-        Some(pr) => name
-            .strip_suffix(&format!("-pr-{pr}"))
-            .unwrap_or(name)
-            .to_string(),
-        None => name.to_string(),
     }
 }
 
@@ -359,9 +389,46 @@ mod tests {
     }
 
     #[test]
-    fn argocd_names() {
-        assert_eq!(argocd_app_short_name("team-a_shop", None), "shop");
-        assert_eq!(argocd_app_short_name("shop-pr-12", Some("12")), "shop");
-        assert_eq!(argocd_app_short_name("shop-pr-12", None), "shop-pr-12");
+    fn app_defaults() {
+        let no_app = gitops_yaml::parse(
+            "environments: {dev: {}}\n",
+            "apps/shop/gitops.yaml",
+            Path::new("."),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut r = req(&["dev"], &[], &[]);
+        r.app_dir_name = Some("shop".into());
+        let got = resolve(&r, Some(&no_app)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got.identity.app.as_deref(), Some("shop"));
+        // gitops.yaml at the repository root: no folder names the app.
+        r.app_dir_name = None;
+        let e = resolve(&r, Some(&no_app)).err().map(|e| e.to_string());
+        assert!(
+            e.as_deref().is_some_and(|e| e.contains("repository root")),
+            "{e:?}"
+        );
+        // No gitops.yaml: the rendered directory, unless it is the root.
+        let got = resolve(&r, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got.identity.app.as_deref(), Some("dir"));
+        r.dir_name = None;
+        assert!(resolve(&r, None).is_err());
+    }
+
+    #[test]
+    fn parameter_values_are_not_echoed() {
+        let r = IdentityRequest {
+            pr: vec![Sourced::new("12\nsecret", "plugin parameter pr")],
+            ..IdentityRequest::default()
+        };
+        let e = resolve(&r, None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.starts_with(
+                "plugin parameter pr (its value is not shown) is not a pull request number"
+            ),
+            "{e}"
+        );
     }
 }

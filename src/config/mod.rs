@@ -3,6 +3,7 @@
 
 pub mod gitops_yaml;
 pub mod identity;
+pub mod policy;
 
 pub use gitops_yaml::{Environment, GitopsConfig, RenameMode};
 pub use identity::{Identity, IdentityRequest, Resolved, Sourced};

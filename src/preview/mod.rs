@@ -199,7 +199,9 @@ pub fn up(
     let req = Request {
         path: dir.to_string(),
         identity,
-        repo_root: None,
+        // Pull-request content rendered in CI: sandboxed like Argo CD's generate.
+        policy: Some(crate::config::policy::Policy::default()),
+        ..Request::default()
     };
     let rendered = render::render(&req, &mut std::io::empty(), warnings)?;
     let (Some(app), Some(pr)) = (&rendered.ctx.identity.app, &rendered.ctx.identity.pr) else {

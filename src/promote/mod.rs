@@ -756,6 +756,7 @@ fn environment_diff(
                 path: dir.display().to_string(),
                 identity: identity(to_env, "--to-env"),
                 repo_root: Some(root.to_path_buf()),
+                ..crate::render::Request::default()
             };
             let rendered = crate::render::render(&req, &mut std::io::empty(), warnings)?;
             crate::diff::rendered_objects(&rendered.output.docs)

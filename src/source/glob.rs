@@ -2,6 +2,37 @@
 //! `**` across segments, `?` one character. A pattern without `/` matches a file or folder
 //! name at any depth; a pattern that matches a folder excludes everything below it.
 
+/// A bound on the work of matching globs against paths: each comparison costs at most
+/// (pattern length × path length) steps, and a walk may spend only so many.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    left: u64,
+    spent: u64,
+}
+
+impl Budget {
+    pub fn new(max: u64) -> Budget {
+        Budget {
+            left: max,
+            spent: 0,
+        }
+    }
+
+    /// Spends the cost of comparing a pattern with a path; `Err(spent)` when the budget is
+    /// gone.
+    pub fn spend(&mut self, pattern_len: usize, path_len: usize) -> Result<(), u64> {
+        let cost = (pattern_len.max(1) as u64).saturating_mul(path_len.max(1) as u64);
+        self.spent = self.spent.saturating_add(cost);
+        match self.left.checked_sub(cost) {
+            Some(left) => {
+                self.left = left;
+                Ok(())
+            }
+            None => Err(self.spent),
+        }
+    }
+}
+
 /// Whether `rel` (a `/`-separated relative path) is excluded by `pattern`.
 pub fn excludes(pattern: &str, rel: &str) -> bool {
     let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
@@ -84,6 +115,14 @@ mod tests {
         ("k8s/?.yaml", "k8s/ab.yaml", false),
         ("", "a.yaml", false),
     ];
+
+    #[test]
+    fn budget_runs_out() {
+        let mut b = super::Budget::new(100);
+        assert!(b.spend(5, 10).is_ok());
+        assert!(b.spend(5, 10).is_ok());
+        assert_eq!(b.spend(1, 1), Err(101));
+    }
 
     #[test]
     fn table() {

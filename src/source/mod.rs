@@ -2,12 +2,20 @@
 //! standard input) into an [`Input`]: every document parsed, split into objects, `List`
 //! wrappers kept with their items as objects of their own.
 //!
+//! This is the one loader of every command (render, generate, check, diff, preview up and
+//! the app-wide view of siblings): [`walk`] lists manifest files and the directories to build,
+//! [`build`] builds kustomizations and Helm charts (through [`exec`], bounded), and only
+//! regular files are read, with the size limit applied while reading ([`read_regular`]).
+//!
 //! Limits, documented in the README: a file may hold at most [`MAX_FILE_BYTES`], a whole
 //! input at most [`MAX_TOTAL_BYTES`]; YAML alias expansion and nesting are bounded by the
 //! parser ([`crate::yaml::parse::Limits`]). Large inputs are parsed on several threads; the
 //! result does not depend on how many.
 
+pub mod build;
+pub mod exec;
 pub mod glob;
+pub mod openapi;
 pub mod walk;
 
 use std::io::Read;
@@ -17,10 +25,13 @@ use std::sync::Arc;
 use crate::diag::Warning;
 use crate::error::{Error, Result};
 use crate::model::{Doc, Input, Loc, Object, SourceRef};
-use crate::yaml::parse::{Budget, Limits, ParsedFile, parse_file};
+use crate::yaml::parse::{Budget, Limits, ParsedFile, parse_file, parse_stream};
 use crate::yaml::{Node, Pos};
 
-/// Largest file accepted: 16 MiB.
+pub use build::Builder;
+
+/// Largest file accepted: 16 MiB. A kustomize build's or helm template's output is held to it
+/// too.
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
 /// Largest input accepted in total: 256 MiB.
 pub const MAX_TOTAL_BYTES: u64 = 256 << 20;
@@ -33,22 +44,83 @@ pub enum Target {
     Stdin,
 }
 
-/// One file's text and how to name it in messages.
+/// One file's text (or one build's output) and how to name it in messages.
 #[derive(Debug)]
 pub struct SourceFile {
     pub display: Arc<str>,
     /// The file's text, shared with the documents read from it (the output is this text
     /// with edits).
     pub text: Arc<str>,
+    /// Where it sorts in its walk: the path relative to the walked root (a built folder's
+    /// ends with `/`; empty for a file or standard input named directly).
+    pub key: String,
+    /// For a kustomize build: every kustomization folder it used (canonical).
+    pub kustomizations: Vec<PathBuf>,
 }
 
-/// Reads the files of a target.
+/// What a target holds.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The manifests, in walk order; a built directory is one entry.
+    pub files: Vec<SourceFile>,
+    /// Reference fields that kustomizations declare in their `crds:` files (OpenAPI
+    /// definitions of custom kinds, [`openapi`]): kustomize renames them, so previews do too.
+    pub references: Vec<crate::config::gitops_yaml::RefSpec>,
+}
+
+/// `O_NONBLOCK`: opening a FIFO must not wait for a writer (the file type is checked on the
+/// opened handle, then nothing is read from anything but a regular file).
+#[cfg(target_os = "linux")]
+const O_NONBLOCK: i32 = 0o4000;
+#[cfg(not(target_os = "linux"))]
+const O_NONBLOCK: i32 = 0x0004;
+
+/// Reads a regular file, at most `limit` bytes: anything else (a FIFO, a device, a socket, a
+/// directory) is refused without reading from it, and the limit holds while reading, whatever
+/// the file's size said when it was opened.
+pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(path)
+        .map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(walk::not_regular(path));
+    }
+    if meta.len() > limit {
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            size: meta.len(),
+            limit,
+        });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            size: bytes.len() as u64,
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Reads the files of a target: every manifest file, and every directory that is a
+/// kustomization or a Helm chart built by `builder`.
 pub fn read(
     target: &Target,
-    excludes: &[String],
-    exclude_base: &str,
+    opts: &walk::Options<'_>,
+    builder: &Builder,
     stdin: &mut dyn Read,
-) -> Result<Vec<SourceFile>> {
+    warnings: &mut Vec<Warning>,
+) -> Result<Loaded> {
     match target {
         Target::Stdin => {
             let mut bytes = Vec::new();
@@ -67,22 +139,47 @@ pub fn read(
                 });
             }
             let display: Arc<str> = Arc::from("<stdin>");
-            Ok(vec![SourceFile {
-                text: Arc::from(utf8(bytes, &display)?),
-                display,
-            }])
+            Ok(Loaded {
+                files: vec![SourceFile {
+                    text: Arc::from(utf8(bytes, &display)?),
+                    display,
+                    key: String::new(),
+                    kustomizations: Vec::new(),
+                }],
+                references: Vec::new(),
+            })
         }
-        Target::File(path) => Ok(vec![read_file(path, display_path(path))?]),
+        Target::File(path) => {
+            // A kustomize build file or Chart.yaml named directly: its folder is built.
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            if let Some(dir) = name
+                .as_deref()
+                .filter(|n| walk::KUSTOMIZATION_FILES.contains(n) || *n == walk::CHART_FILE)
+                .and_then(|_| path.parent())
+            {
+                let dir = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                };
+                return read(
+                    &Target::Dir(dir.to_path_buf()),
+                    opts,
+                    builder,
+                    stdin,
+                    warnings,
+                );
+            }
+            Ok(Loaded {
+                files: vec![read_file(path, display_path(path))?],
+                references: Vec::new(),
+            })
+        }
         Target::Dir(root) => {
             let mut total = 0;
-            let mut out = Vec::new();
-            for found in walk::walk(root, excludes, exclude_base)? {
-                let display = if root == Path::new(".") {
-                    found.rel.clone()
-                } else {
-                    format!("{}/{}", display_path(root).trim_end_matches('/'), found.rel)
-                };
-                let file = read_file(&found.path, display)?;
+            let mut out = Loaded::default();
+            for entry in walk::walk(root, opts, warnings)? {
+                let (file, references) = read_entry(root, &entry, builder, warnings)?;
                 total += file.text.len() as u64;
                 if total > MAX_TOTAL_BYTES {
                     return Err(Error::TooLarge {
@@ -91,11 +188,95 @@ pub fn read(
                         limit: MAX_TOTAL_BYTES,
                     });
                 }
-                out.push(file);
+                out.files.push(file);
+                out.references.extend(references);
             }
             Ok(out)
         }
     }
+}
+
+/// Reads one walk entry: a file, or a directory's build output (with the references its
+/// `crds:` files declare).
+fn read_entry(
+    root: &Path,
+    entry: &walk::Entry,
+    builder: &Builder,
+    warnings: &mut Vec<Warning>,
+) -> Result<(SourceFile, Vec<crate::config::gitops_yaml::RefSpec>)> {
+    let display_of = |rel: &str| {
+        if rel.is_empty() {
+            display_path(root)
+        } else if root == Path::new(".") {
+            rel.to_string()
+        } else {
+            format!("{}/{rel}", display_path(root).trim_end_matches('/'))
+        }
+    };
+    match entry {
+        walk::Entry::File(found) => {
+            let mut file = read_file(&found.path, display_of(&found.rel))?;
+            file.key.clone_from(&found.rel);
+            Ok((file, Vec::new()))
+        }
+        walk::Entry::Build(dir) => {
+            let built = builder.build(dir, &display_of(&dir.rel), warnings)?;
+            let mut references = Vec::new();
+            for p in &built.crds {
+                let f = read_file(p, display_path(p))?;
+                let stream =
+                    parse_stream(&f.text, &Limits::default()).map_err(|e| Error::Yaml {
+                        loc: Loc::new(&f.display, e.pos()),
+                        source: e,
+                    })?;
+                for d in &stream.docs {
+                    references.extend(openapi::references(&d.root));
+                }
+            }
+            Ok((
+                SourceFile {
+                    display: built.display,
+                    text: Arc::from(built.text),
+                    key: format!("{}/", dir.rel),
+                    kustomizations: built.kustomizations,
+                },
+                references,
+            ))
+        }
+    }
+}
+
+/// Reads a directory the way the app-wide view reads the rendered directory's siblings: like
+/// [`read`], but what cannot be read (a file that is not UTF-8, a build that fails or whose
+/// tool is missing, a symlink leaving the root) is skipped with a warning.
+pub fn read_lenient(
+    root: &Path,
+    opts: &walk::Options<'_>,
+    builder: &Builder,
+    warnings: &mut Vec<Warning>,
+) -> Result<Loaded> {
+    let mut out = Loaded::default();
+    let mut total = 0;
+    for entry in walk::walk(root, opts, warnings)? {
+        match read_entry(root, &entry, builder, warnings) {
+            Ok((file, references)) => {
+                total += file.text.len() as u64;
+                if total > MAX_TOTAL_BYTES {
+                    warnings.push(Warning::file(
+                        display_path(root),
+                        format!("the app's other directories hold more than {MAX_TOTAL_BYTES} bytes; the rest is not read"),
+                    ));
+                    break;
+                }
+                out.files.push(file);
+                out.references.extend(references);
+            }
+            Err(e) => warnings.push(Warning::general(format!(
+                "{e} (outside the rendered path: skipped)"
+            ))),
+        }
+    }
+    Ok(out)
 }
 
 fn display_path(p: &Path) -> String {
@@ -104,23 +285,13 @@ fn display_path(p: &Path) -> String {
 }
 
 fn read_file(path: &Path, display: String) -> Result<SourceFile> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let size = std::fs::metadata(path).map_err(io)?.len();
-    if size > MAX_FILE_BYTES {
-        return Err(Error::TooLarge {
-            path: path.to_path_buf(),
-            size,
-            limit: MAX_FILE_BYTES,
-        });
-    }
-    let bytes = std::fs::read(path).map_err(io)?;
+    let bytes = read_regular(path, MAX_FILE_BYTES)?;
     let display: Arc<str> = Arc::from(display);
     Ok(SourceFile {
         text: Arc::from(utf8(bytes, &display)?),
         display,
+        key: String::new(),
+        kustomizations: Vec::new(),
     })
 }
 
@@ -175,6 +346,75 @@ pub fn parse_files(files: &[SourceFile]) -> Result<(Input, Vec<Warning>)> {
         }
     }
     Ok((input, warnings))
+}
+
+/// Parses files like [`parse_files`], skipping (with a warning) every file that does not
+/// parse or holds a document that is not a Kubernetes object: the app-wide view's reading of
+/// the directories outside the rendered path, which are not output. Each file is parsed
+/// within the parser's budget on its own.
+pub fn parse_files_lenient(files: &[SourceFile]) -> (Input, Vec<Warning>) {
+    let limits = Limits::default();
+    let parsed = parse_all(files, &limits);
+    let mut input = Input::default();
+    let mut warnings = Vec::new();
+    for (file, result) in files.iter().zip(parsed) {
+        let one = result
+            .map_err(|e| Error::Yaml {
+                loc: Loc::new(&file.display, e.pos()),
+                source: e,
+            })
+            .and_then(|f| {
+                let mut part = Input::default();
+                for (piece, root) in f.pieces {
+                    let source = SourceRef {
+                        text: Arc::clone(&file.text),
+                        piece,
+                    };
+                    match root {
+                        Some(root) => add_document(&mut part, root, &file.display, source)?,
+                        None => part.docs.push(Doc::Text(source)),
+                    }
+                }
+                Ok((part, f.warnings))
+            });
+        match one {
+            Ok((part, file_warnings)) => {
+                warnings.extend(
+                    file_warnings
+                        .into_iter()
+                        .map(|w| Warning::at(Loc::new(&file.display, w.pos), w.msg)),
+                );
+                append(&mut input, part);
+            }
+            Err(e) => warnings.push(Warning::general(format!(
+                "{e} (outside the rendered path: skipped)"
+            ))),
+        }
+    }
+    (input, warnings)
+}
+
+/// Appends `more`'s objects and documents to `input` (indices shifted).
+pub fn append(input: &mut Input, more: Input) {
+    let base = input.objects.len();
+    input.objects.extend(more.objects);
+    input.docs.extend(more.docs.into_iter().map(|d| match d {
+        Doc::Object(i) => Doc::Object(base + i),
+        Doc::List {
+            wrapper,
+            file,
+            items,
+            read,
+            source,
+        } => Doc::List {
+            wrapper,
+            file,
+            items: items.into_iter().map(|i| base + i).collect(),
+            read: read.into_iter().map(|(i, span)| (base + i, span)).collect(),
+            source,
+        },
+        Doc::Text(t) => Doc::Text(t),
+    }));
 }
 
 type Parsed = std::result::Result<ParsedFile, crate::yaml::parse::ParseError>;

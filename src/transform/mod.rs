@@ -15,6 +15,14 @@
 //! `names` hands an explicit [`names::RenameMap`] to `refs`: names are computed once, and
 //! nothing downstream recomputes a name or a hash. A render without identity runs none of
 //! this: it is a faithful pass-through.
+//!
+//! **The app-wide view** (DESIGN.md §4.3): the input may hold, after the rendered path's own
+//! objects, *context* objects that are not output: the app's other directories (renames are a
+//! property of the app, so a Deployment in `kubernetes/` reads the connection Secret that the
+//! claim in `infrastructure/` writes, renamed the same way by both Applications) and the CRDs
+//! a kustomization names under `crds:`. Every step sees them; [`AppView`] then keeps only the
+//! rendered path's objects, and what is refused, colliding or warned about only in context
+//! files is left to the render that outputs them.
 
 pub mod claims;
 pub mod collide;
@@ -26,11 +34,67 @@ pub mod namespace;
 pub mod policy;
 pub mod refs;
 
+use std::sync::Arc;
+
 use crate::config::{Environment, GitopsConfig, Identity};
 use crate::diag::Warning;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::scope::{Class, Scopes};
-use crate::model::{Input, OutDoc};
+use crate::model::{Doc, Input, OutDoc};
+
+/// Which objects of an input are the rendered path's own (output) and which are context.
+#[derive(Clone, Debug)]
+pub struct AppView {
+    /// The own objects are the first `own_objects` (`None`: all of them).
+    pub own_objects: Option<usize>,
+    /// The own documents are the first `own_docs`.
+    pub own_docs: usize,
+    /// The files context objects were read from.
+    pub context_files: Vec<Arc<str>>,
+    /// Whether this render emits a preview's Namespace: only the first directory of the app
+    /// holding manifests does, so sibling Applications do not fight over it.
+    pub emits_namespace: bool,
+}
+
+impl Default for AppView {
+    fn default() -> Self {
+        AppView {
+            own_objects: None,
+            own_docs: 0,
+            context_files: Vec::new(),
+            emits_namespace: true,
+        }
+    }
+}
+
+impl AppView {
+    /// Whether `file` is a context file (not output by this render).
+    pub fn is_context(&self, file: &str) -> bool {
+        self.context_files.iter().any(|f| &**f == file)
+    }
+
+    /// The input without its context objects.
+    pub fn own_only(&self, mut input: Input) -> Input {
+        if let Some(n) = self.own_objects {
+            input.objects.truncate(n);
+            input.docs.truncate(self.own_docs);
+        }
+        input
+    }
+}
+
+/// The file an error is located in, when it has one.
+fn error_file(e: &Error) -> Option<&str> {
+    match e {
+        Error::Yaml { loc, .. }
+        | Error::NotUtf8 { loc }
+        | Error::NotAnObject { loc, .. }
+        | Error::Config { loc, .. }
+        | Error::Collision { loc, .. }
+        | Error::Refused { loc, .. } => Some(&loc.file),
+        _ => None,
+    }
+}
 
 /// Everything a render needs to know besides the objects.
 #[derive(Clone, Debug, Default)]
@@ -41,6 +105,8 @@ pub struct Ctx {
     pub environment: Option<Environment>,
     /// gitops.yaml, or its defaults when there is none.
     pub config: GitopsConfig,
+    /// Which objects are output (the rest is the app-wide context).
+    pub view: AppView,
 }
 
 impl Ctx {
@@ -92,6 +158,100 @@ pub struct Analysis {
     pub input_objects: usize,
     /// Every edit, when asked for ([`analyze_explained`]).
     pub explained: Vec<explain::Explained>,
+    /// The index of the Namespace a preview added, when it added one.
+    pub generated_namespace: Option<usize>,
+}
+impl Analysis {
+    /// Keeps only what the render outputs (DESIGN.md §4.3): the own objects, in order, and the
+    /// preview Namespace when this render emits it; refusals, collisions and warnings that
+    /// concern only context files are dropped, since those files' own render reports them.
+    /// The rename map stays whole: it is the app's.
+    fn retain_own(&mut self, view: &AppView) {
+        let Some(n) = view.own_objects else {
+            if !view.emits_namespace {
+                self.drop_generated_namespace();
+            }
+            return;
+        };
+        let generated = self.generated_namespace.filter(|_| view.emits_namespace);
+        let total = self.input.objects.len();
+        let keep = |i: usize| i < n || Some(i) == generated;
+        let mut new_index = vec![None; total];
+        let mut objects = Vec::with_capacity(n + 1);
+        let mut classes = Vec::with_capacity(n + 1);
+        let mut placements = Vec::with_capacity(n + 1);
+        for (i, o) in std::mem::take(&mut self.input.objects)
+            .into_iter()
+            .enumerate()
+        {
+            if keep(i) {
+                new_index[i] = Some(objects.len());
+                objects.push(o);
+                classes.push(self.plan.classes[i]);
+                placements.push(self.plan.placements[i]);
+            }
+        }
+        let docs = std::mem::take(&mut self.input.docs);
+        let own_docs = view.own_docs.min(docs.len());
+        let mut kept: Vec<Doc> = Vec::with_capacity(own_docs + 1);
+        for (di, d) in docs.into_iter().enumerate() {
+            match d {
+                Doc::Object(i) if di < own_docs || Some(i) == generated => {
+                    if let Some(j) = new_index[i] {
+                        kept.push(Doc::Object(j));
+                    }
+                }
+                Doc::List {
+                    wrapper,
+                    file,
+                    items,
+                    read,
+                    source,
+                } if di < own_docs => kept.push(Doc::List {
+                    wrapper,
+                    file,
+                    items: items.into_iter().filter_map(|i| new_index[i]).collect(),
+                    read: read
+                        .into_iter()
+                        .filter_map(|(i, span)| new_index[i].map(|j| (j, span)))
+                        .collect(),
+                    source,
+                }),
+                Doc::Text(t) if di < own_docs => kept.push(Doc::Text(t)),
+                _ => {}
+            }
+        }
+        self.input.objects = objects;
+        self.input.docs = kept;
+        self.plan.classes = classes;
+        self.plan.placements = placements;
+        self.generated_namespace = generated.and_then(|g| new_index[g]);
+        self.renames.produced.retain(|p| p.producer < n);
+        self.refusals
+            .retain(|e| error_file(e).is_none_or(|f| !view.is_context(f)));
+        self.collisions.retain(|c| {
+            !view.is_context(&c.first.loc.file) && !view.is_context(&c.second.loc.file)
+        });
+        self.warnings
+            .retain(|w| w.loc.as_ref().is_none_or(|l| !view.is_context(&l.file)));
+        self.explained.retain(|e| !view.is_context(&e.loc.file));
+        self.input_objects = n;
+    }
+
+    fn drop_generated_namespace(&mut self) {
+        let Some(g) = self.generated_namespace.take() else {
+            return;
+        };
+        self.input
+            .docs
+            .retain(|d| !matches!(d, Doc::Object(i) if *i == g));
+        // The generated Namespace is always the last object: removing it shifts nothing.
+        if g + 1 == self.input.objects.len() {
+            self.input.objects.pop();
+            self.plan.classes.pop();
+            self.plan.placements.pop();
+        }
+    }
 }
 
 /// Runs steps 2–9 on `input` with an identity, collecting refusals and collisions instead of
@@ -100,8 +260,16 @@ pub fn analyze(input: Input, ctx: &Ctx) -> Analysis {
     analyze_explained(input, ctx, false)
 }
 
-/// [`analyze`], recording every edit of every step when `explain` is set.
-pub fn analyze_explained(mut input: Input, ctx: &Ctx, explain: bool) -> Analysis {
+/// [`analyze`], recording every edit of every step when `explain` is set, and keeping what the
+/// render outputs ([`AppView`]).
+pub fn analyze_explained(input: Input, ctx: &Ctx, explain: bool) -> Analysis {
+    let mut a = analyze_all(input, ctx, explain);
+    a.retain_own(&ctx.view);
+    a
+}
+
+/// [`analyze_explained`] over every object, context included.
+fn analyze_all(mut input: Input, ctx: &Ctx, explain: bool) -> Analysis {
     let mut rec = explain::Recorder::new(explain);
     let mut warnings = Vec::new();
     let input_objects = input.objects.len();
@@ -135,7 +303,9 @@ pub fn analyze_explained(mut input: Input, ctx: &Ctx, explain: bool) -> Analysis
         rec.after(&input.objects, "preview host");
     }
     rec.before(&input.objects);
+    let before_namespace = input.objects.len();
     namespace::apply(&mut input, &mut plan, ctx);
+    let generated_namespace = (input.objects.len() > before_namespace).then_some(before_namespace);
     rec.after(&input.objects, "namespace");
     let collisions = collide::find(&input.objects, &plan, &renames, ctx);
     rec.before(&input.objects);
@@ -157,6 +327,7 @@ pub fn analyze_explained(mut input: Input, ctx: &Ctx, explain: bool) -> Analysis
         collisions,
         input_objects,
         explained: rec.finish(),
+        generated_namespace,
     }
 }
 
@@ -168,8 +339,9 @@ pub fn run(input: Input, ctx: &Ctx) -> Result<Output> {
 
 /// [`run`], with every edit recorded in [`Output::explained`] when `explain` is set.
 pub fn run_explained(input: Input, ctx: &Ctx, explain: bool) -> Result<Output> {
-    let input_objects = input.objects.len();
+    let input_objects = ctx.view.own_objects.unwrap_or(input.objects.len());
     if !ctx.identity.is_set() {
+        let input = ctx.view.own_only(input);
         let mut warnings = Vec::new();
         collide::warn_duplicates(&input.objects, &mut warnings);
         return Ok(Output {
