@@ -199,7 +199,7 @@ fn parameters_null_or_absent() {
     assert_eq!(run.env_var("ARGOCD_APP_PARAMETERS"), Some("null"));
     assert_fails_closed(
         &run,
-        "gitops.yaml declares environments (dev, staging, prod), but no env or pr is given",
+        "error: gitops.yaml declares environments (dev, staging, prod), but no env or pr is given",
     );
     wd.edit(&format!("{APP}/gitops.yaml"), |t| {
         format!("passThrough: true\n{t}")
@@ -323,7 +323,7 @@ fn app_default_agrees_between_render_and_generate() {
     let run = generate(&wd, &App::new("x", ".").env("GITOPS_ENV", "dev"), &sidecar);
     assert_fails_closed(
         &run,
-        "no app name: the rendered directory is the repository root",
+        "error: no app name: the rendered directory is the repository root",
     );
     let run = generate(
         &wd,
@@ -346,7 +346,7 @@ fn app_default_agrees_between_render_and_generate() {
     );
     assert_fails_closed(
         &run,
-        "no app name: ../gitops.yaml is at the repository root",
+        "error: no app name: ../gitops.yaml is at the repository root",
     );
 }
 
@@ -538,14 +538,17 @@ fn misnamed_identity_variables_fail_closed() {
     for (name, prefix) in [
         (
             "GITOPS_ENVIRONMENT",
-            "plugin env entry GITOPS_ENVIRONMENT is not one kubectl-gitops reads (it reads GITOPS_ENV, GITOPS_PR, GITOPS_NAMESPACE, GITOPS_APP); did you mean GITOPS_ENV?",
+            "error: plugin env entry GITOPS_ENVIRONMENT is not one kubectl-gitops reads (it reads GITOPS_ENV, GITOPS_PR, GITOPS_NAMESPACE, GITOPS_APP); did you mean GITOPS_ENV?",
         ),
         (
             "GITOPS_NAMESPACES",
-            "plugin env entry GITOPS_NAMESPACES is not one kubectl-gitops reads (it reads GITOPS_ENV, GITOPS_PR, GITOPS_NAMESPACE, GITOPS_APP); did you mean GITOPS_NAMESPACE?",
+            "error: plugin env entry GITOPS_NAMESPACES is not one kubectl-gitops reads (it reads GITOPS_ENV, GITOPS_PR, GITOPS_NAMESPACE, GITOPS_APP); did you mean GITOPS_NAMESPACE?",
         ),
         // The pull-request generator's usual spelling for other plugins.
-        ("PR", "plugin env entry PR is not one kubectl-gitops reads"),
+        (
+            "PR",
+            "error: plugin env entry PR is not one kubectl-gitops reads",
+        ),
     ] {
         let app = App::new("my-microservice-prod", APP)
             .env(name, "prod")
@@ -560,7 +563,7 @@ fn misnamed_identity_variables_fail_closed() {
     let run = generate(&wd, &app, &typo);
     assert_fails_closed(
         &run,
-        "GITOPS_ENVIRONMENT is set in the environment, but kubectl-gitops reads only GITOPS_ENV, GITOPS_PR, GITOPS_NAMESPACE, GITOPS_APP, GITOPS_POLICY; did you mean GITOPS_ENV?",
+        "error: GITOPS_ENVIRONMENT is set in the environment, but kubectl-gitops reads only GITOPS_ENV, GITOPS_PR, GITOPS_NAMESPACE, GITOPS_APP, GITOPS_POLICY; did you mean GITOPS_ENV?",
     );
     // Other plugin env entries are not read: a warning in the sidecar's log, not a failure.
     let app = App::new("my-microservice-dev", APP)
@@ -597,23 +600,23 @@ fn plugin_parameters_must_be_single_strings_and_are_never_echoed() {
     for (raw, prefix) in [
         (
             r#"[{"name":"pr","string":123}]"#,
-            "plugin parameter pr has a number as its value: write it as a string",
+            "error: plugin parameter pr has a number as its value: write it as a string",
         ),
         (
             r#"[{"name":"pr","string":null}]"#,
-            "plugin parameter pr has no string value",
+            "error: plugin parameter pr has no string value",
         ),
         (
             r#"[{"name":"pr"}]"#,
-            "plugin parameter pr has no string value",
+            "error: plugin parameter pr has no string value",
         ),
         (
             r#"[{"name":"pr","string":"123"},{"name":"pr","string":"124"}]"#,
-            "plugin parameter pr is given twice",
+            "error: plugin parameter pr is given twice",
         ),
         (
             r#"[{"name":"pull-request","string":"123"}]"#,
-            "plugin parameter pull-request is not one kubectl-gitops reads",
+            "error: plugin parameter pull-request is not one kubectl-gitops reads",
         ),
     ] {
         let run = with_params(raw);
