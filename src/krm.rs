@@ -77,10 +77,7 @@ pub fn read_input(stdin: &mut dyn Read) -> Result<String> {
 }
 
 fn parse(text: &str, display: &str) -> Result<(Input, Vec<Warning>)> {
-    source::parse_files(&[SourceFile {
-        display: Arc::from(display),
-        text: Arc::from(text),
-    }])
+    source::parse_files(&[SourceFile::new(display, text)])
 }
 
 /// The KRM function: a ResourceList in, a ResourceList out.
@@ -224,6 +221,7 @@ fn render_input(
         identity: resolved.identity,
         environment: resolved.environment,
         config: config.unwrap_or_default(),
+        view: transform::AppView::default(),
     };
     if input.objects.is_empty() {
         // Nothing to render (a package of local configuration only): as it is.

@@ -58,6 +58,18 @@ pub struct SourceFile {
     pub kustomizations: Vec<PathBuf>,
 }
 
+impl SourceFile {
+    /// A text read from somewhere else than a walk (standard input, a KRM ResourceList).
+    pub fn new(display: &str, text: &str) -> SourceFile {
+        SourceFile {
+            display: Arc::from(display),
+            text: Arc::from(text),
+            key: String::new(),
+            kustomizations: Vec::new(),
+        }
+    }
+}
+
 /// What a target holds.
 #[derive(Debug, Default)]
 pub struct Loaded {
