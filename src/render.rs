@@ -100,6 +100,29 @@ pub fn prepare(
     };
     let config = load_config(&start, req.repo_root.as_deref())?;
     let repo_root = repository_root(&start, req.repo_root.as_deref());
+    if let Target::File(f) = &target {
+        // A file named directly may be a symlink, but not one out of the repository (the
+        // folder holding .git; outside a checkout, the file's own folder).
+        if std::fs::symlink_metadata(f).is_ok_and(|m| m.file_type().is_symlink()) {
+            let inside = match &repo_root {
+                Some(r) => r.clone(),
+                None => start.canonicalize().unwrap_or_else(|_| start.clone()),
+            };
+            let to = f.canonicalize().map_err(|source| Error::Io {
+                path: f.clone(),
+                source,
+            })?;
+            if !to.starts_with(&inside) {
+                return Err(Error::FileRefused {
+                    path: f.clone(),
+                    msg: format!(
+                        "symlink to {} leaves the repository; kubectl-gitops reads no file outside it",
+                        to.display()
+                    ),
+                });
+            }
+        }
+    }
 
     let mut id_req = req.identity.clone();
     let names = FolderNames::of(
@@ -200,8 +223,13 @@ pub fn prepare(
             skip: own.clone(),
             lenient: true,
         };
-        let siblings =
-            source::read_lenient(Path::new(&display), &sibling_opts, &builder, warnings)?;
+        let siblings = source::read_lenient(
+            Path::new(&display),
+            &sibling_opts,
+            &builder,
+            &own_kustomizations,
+            warnings,
+        )?;
         let (sibling_input, sibling_warnings) = source::parse_files_lenient(&siblings.files);
         warnings.extend(sibling_warnings);
         // The first directory holding manifests emits a preview's Namespace.

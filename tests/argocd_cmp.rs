@@ -350,6 +350,36 @@ fn app_default_agrees_between_render_and_generate() {
     );
 }
 
+#[test]
+fn a_git_archive_copy_finds_the_gitops_yaml_argo_cd_finds() {
+    // No .git anywhere: locally the lookup goes up to the filesystem root, in Argo CD up to the
+    // extracted repository; both find apps/shop/gitops.yaml from apps/shop/kubernetes.
+    let wd = Workdir::new();
+    wd.write(
+        "apps/shop/gitops.yaml",
+        "environments:\n  dev: {namespace: shop-dev}\n",
+    )
+    .write(
+        "apps/shop/kubernetes/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+    );
+    assert!(!wd.root.join(".git").exists());
+    let sidecar = Sidecar::new(&wd);
+    let app = App::new("shop-dev", "apps/shop/kubernetes").env("GITOPS_ENV", "dev");
+    let run = generate(&wd, &app, &sidecar);
+    assert!(run.ok(), "{run}");
+    assert!(run.stdout.contains("namespace: shop-dev"), "{run}");
+    assert!(
+        run.stdout.contains("kubectl-gitops.io/app: shop\n"),
+        "{run}"
+    );
+    let local = render_in(
+        &wd.path("apps/shop/kubernetes"),
+        &["render", ".", "--env", "dev"],
+    );
+    assert_eq!(local.stdout, run.stdout, "{local}{run}");
+}
+
 /// `kubectl-gitops <args>` in `dir` with a clean environment (a developer's shell).
 fn render_in(dir: &std::path::Path, args: &[&str]) -> Run {
     let wd_env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];

@@ -932,6 +932,19 @@ fn a_gitops_yaml_symlink_out_of_the_repository_is_refused_unread() {
         "{run}"
     );
 
+    // A manifest named directly that links out of the repository: refused, unread.
+    let repo2 = Repo::new();
+    std::os::unix::fs::symlink(&secret, repo2.path("stolen.yaml")).unwrap();
+    let out = kg(
+        repo2.dir.path(),
+        "/usr/bin:/bin",
+        &["render", "stolen.yaml"],
+        None,
+    );
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(!out.stderr.contains("hunter2"), "{out}");
+    assert!(out.stderr.starts_with("stolen.yaml: symlink to "), "{out}");
+
     // A link inside the repository is fine.
     let repo = Repo::new();
     repo.write(

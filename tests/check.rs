@@ -109,6 +109,7 @@ const CASES: &[&str] = &[
     "KG010-collision/preview-suffix-fixed",
     "KG010-collision/roles",
     "KG010-collision/roles-fixed",
+    "KG011-application-fails/argocd-directory-with-other-files",
     "KG011-application-fails/deploys-nothing-under-path",
     "KG011-application-fails/matrix-pull-requests",
     "KG011-application-fails/matrix-pull-requests-fixed",
@@ -921,6 +922,20 @@ fn kg011_the_seeds_directory_sources_split_the_app_and_deploy_source_code() {
             "Application app (testdata/my-microservice/app) fails in Argo CD: Argo CD reads every *.yaml, *.yml and *.json file of a directory source as a manifest, and testdata/my-microservice/app/package.json:1:1 is not one",
         );
     case("KG011-application-fails/seed-directory-sources-fixed").clean();
+}
+
+#[test]
+fn kg011_a_directory_of_argocd_files_skips_what_is_not_argo_cd() {
+    // examples/ also holds GitHub Actions workflows (YAML that is no Kubernetes object), and an
+    // ApplicationSet of the infra-pr repository: skipped, the latter said.
+    let o = case("KG011-application-fails/argocd-directory-with-other-files");
+    o.clean();
+    assert_eq!(
+        o.run.stderr,
+        "examples/github-actions/applicationset-infra-pr.yaml: warning: no Application here deploys testdata/my-microservice (what it generates has no source path in this repository)\n",
+        "{}",
+        o.context()
+    );
 }
 
 #[test]

@@ -95,14 +95,16 @@ struct ArgoObject {
 /// Reads the Applications and ApplicationSets of files or directories. Documents of other
 /// kinds, and documents that are not Kubernetes objects at all, are skipped; a file that is
 /// not YAML is skipped with a warning.
-/// Each file with its Applications and ApplicationSets, and whether it holds Argo CD's own
-/// configuration (`argocd-cm`, read for the tracking method).
-type FileObjects = (PathBuf, Vec<ArgoObject>, bool);
+/// Each file with its Applications and ApplicationSets, whether it holds Argo CD's own
+/// configuration (`argocd-cm`, read for the tracking method), and whether it was named on
+/// the command line (not found in a directory named there).
+type FileObjects = (PathBuf, Vec<ArgoObject>, bool, bool);
 
 fn read_objects(paths: &[PathBuf], warnings: &mut Vec<Warning>) -> Result<Vec<FileObjects>> {
     let mut out = Vec::new();
     for p in paths {
         let mut files = Vec::new();
+        let explicit = !p.is_dir();
         if p.is_dir() {
             for e in walkdir::WalkDir::new(p)
                 .sort_by_file_name()
@@ -131,7 +133,7 @@ fn read_objects(paths: &[PathBuf], warnings: &mut Vec<Warning>) -> Result<Vec<Fi
         }
         for f in files {
             let (objects, config) = read_file_objects(&f, warnings)?;
-            out.push((f, objects, config));
+            out.push((f, objects, config, explicit));
         }
     }
     Ok(out)
@@ -232,7 +234,8 @@ pub fn analyze(
         _ => Policy::default(),
     };
     let tools = ToolEnv::from_vars(env);
-    for (file, objects, config) in read_objects(paths, warnings)? {
+    let mut deployed_anywhere = false;
+    for (file, objects, config, explicit) in read_objects(paths, warnings)? {
         let holds_apps = !objects.is_empty();
         let mut deploys_here = false;
         let mut deployed: Vec<String> = Vec::new();
@@ -275,22 +278,37 @@ pub fn analyze(
                 }
             }
         }
-        if !deploys_here && (holds_apps || !config) {
+        deployed_anywhere |= deploys_here;
+        // Said for a file whose Applications all deploy elsewhere, and for a file named on the
+        // command line that holds none (files of a directory that are not Argo CD's are
+        // skipped quietly).
+        if !deploys_here && (holds_apps || explicit && !config) {
             deployed.sort();
             deployed.dedup();
             warnings.push(Warning::file(
                 render::display_relative(&file.canonicalize().unwrap_or(file.clone())),
                 format!(
                     "no Application here deploys {checked}{}",
-                    if deployed.is_empty() {
-                        " (it holds no Application or ApplicationSet with a source path)"
-                            .to_string()
+                    if !holds_apps {
+                        " (it holds no Application or ApplicationSet)".to_string()
+                    } else if deployed.is_empty() {
+                        " (what it generates has no source path in this repository)".to_string()
                     } else {
                         format!(" (they deploy {})", deployed.join(", "))
                     }
                 ),
             ));
         }
+    }
+    if !deployed_anywhere && paths.iter().any(|p| p.is_dir()) {
+        warnings.push(Warning::general(format!(
+            "no Application of {} deploys {checked}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
     }
     Ok(out)
 }

@@ -349,6 +349,23 @@ impl Builder {
         })
     }
 
+    /// The kustomization folders a build uses (itself first, then its bases and components),
+    /// read without building; empty for a chart or what cannot be read.
+    pub fn kustomizations_of(&self, dir: &BuildDir) -> Vec<PathBuf> {
+        let BuildKind::Kustomize(file) = dir.kind else {
+            return Vec::new();
+        };
+        let mut seen = Vec::new();
+        let trusted = Builder::new(
+            ToolEnv::default(),
+            None,
+            self.repo_root.clone(),
+            HelmRequest::default(),
+        );
+        let _ = scan_kustomization(&dir.path, file, &trusted, &mut Vec::new(), &mut seen, 0);
+        seen
+    }
+
     /// Whether the sandbox applies.
     fn sandboxed(&self) -> Option<&BuildPolicy> {
         self.policy.as_ref()

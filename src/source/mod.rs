@@ -260,17 +260,36 @@ fn read_entry(
 
 /// Reads a directory the way the app-wide view reads the rendered directory's siblings: like
 /// [`read`], but what cannot be read (a file that is not UTF-8, a build that fails or whose
-/// tool is missing, a symlink leaving the root) is skipped with a warning.
+/// tool is missing, a symlink leaving the root) is skipped with a warning. Kustomizations that
+/// are never an Application of their own are not built: one that uses one of `variants_of`
+/// (the rendered path's own kustomization folders: itself, its bases and components), which
+/// is another overlay of the same base, and one that another kustomization of the app uses
+/// (a base or a component, whose objects come with what uses it).
 pub fn read_lenient(
     root: &Path,
     opts: &walk::Options<'_>,
     builder: &Builder,
+    variants_of: &[PathBuf],
     warnings: &mut Vec<Warning>,
 ) -> Result<Loaded> {
     let mut out = Loaded::default();
     let mut total = 0;
-    for entry in walk::walk(root, opts, warnings)? {
-        match read_entry(root, &entry, builder, warnings) {
+    let entries = walk::walk(root, opts, warnings)?;
+    let scans: Vec<Vec<PathBuf>> = entries
+        .iter()
+        .map(|e| match e {
+            walk::Entry::Build(dir) => builder.kustomizations_of(dir),
+            walk::Entry::File(_) => Vec::new(),
+        })
+        .collect();
+    let used_by_others: Vec<&PathBuf> = scans.iter().flat_map(|s| s.iter().skip(1)).collect();
+    for (entry, used) in entries.iter().zip(&scans) {
+        let variant = used.iter().any(|k| variants_of.contains(k));
+        let part_of_another = used.first().is_some_and(|k| used_by_others.contains(&k));
+        if variant || part_of_another {
+            continue;
+        }
+        match read_entry(root, entry, builder, warnings) {
             Ok((file, references)) => {
                 total += file.text.len() as u64;
                 if total > MAX_TOTAL_BYTES {
