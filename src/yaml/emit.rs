@@ -170,7 +170,7 @@ pub(crate) fn inline_scalar(s: &Scalar, tag: Option<&str>, ctx: Ctx) -> String {
                 && is_printable(&s.value)
                 && (!flow || flow_plain_ok(&s.value));
             if ok {
-                s.value.clone()
+                s.value.to_string()
             } else {
                 // Only strings hold line breaks or flow indicators: quoting keeps the type.
                 double_quoted(&s.value)
@@ -185,7 +185,7 @@ pub(crate) fn inline_scalar(s: &Scalar, tag: Option<&str>, ctx: Ctx) -> String {
                 && (!flow || flow_plain_ok(&s.value))
                 && (tag.is_none() || tag == Some("!!str")) =>
         {
-            s.value.clone()
+            s.value.to_string()
         }
         _ => double_quoted(&s.value),
     }
@@ -642,7 +642,7 @@ mod tests {
         for v in ["\n", "\n\n", "a\rb", "a\u{85}b", "x\u{feff}"] {
             let n = Node {
                 value: Value::Scalar(Scalar {
-                    value: v.to_string(),
+                    value: v.into(),
                     style: Style::Literal,
                 }),
                 ..Node::string("")

@@ -125,13 +125,13 @@ fn scalar(node: &Node) -> Result<Json, JsonError> {
                     ),
                 ));
             }
-            Plain::Str => Json::Str(s.value.clone()),
+            Plain::Str => Json::Str(s.value.to_string()),
         })
     };
     match node.tag() {
         None if plain => typed(resolve_plain_11(&s.value)),
-        None => Ok(Json::Str(s.value.clone())),
-        Some("!!str") | Some("!!timestamp") => Ok(Json::Str(s.value.clone())),
+        None => Ok(Json::Str(s.value.to_string())),
+        Some("!!str") | Some("!!timestamp") => Ok(Json::Str(s.value.to_string())),
         Some("!!binary") => decode_base64(&s.value)
             .map(|b| Json::Str(String::from_utf8_lossy(&b).into_owned()))
             .ok_or_else(|| err(node.pos, "invalid !!binary (base64) value")),
@@ -152,7 +152,7 @@ fn scalar(node: &Node) -> Result<Json, JsonError> {
             }
         }
         // Unknown and local tags: go-yaml keeps the text.
-        Some(_) => Ok(Json::Str(s.value.clone())),
+        Some(_) => Ok(Json::Str(s.value.to_string())),
     }
 }
 

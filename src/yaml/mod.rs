@@ -35,6 +35,8 @@ pub mod split;
 
 use std::borrow::Cow;
 
+use compact_str::CompactString;
+
 /// Deepest nesting of collections accepted in input, alias expansions included (DESIGN.md
 /// §7, `yaml-libraries.md`).
 pub const MAX_DEPTH: usize = 256;
@@ -97,8 +99,9 @@ pub enum Style {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scalar {
-    /// The value as a reader sees it (escapes resolved, lines folded).
-    pub value: String,
+    /// The value as a reader sees it (escapes resolved, lines folded). Inline up to 24
+    /// bytes: most keys and values need no allocation of their own.
+    pub value: CompactString,
     pub style: Style,
 }
 
@@ -189,7 +192,7 @@ impl Node {
     /// A string scalar written by the program (quoted when it needs to be).
     pub fn string(value: impl Into<String>) -> Node {
         Node::new(Value::Scalar(Scalar {
-            value: value.into(),
+            value: CompactString::from(value.into()),
             style: Style::Auto,
         }))
     }
@@ -322,12 +325,22 @@ impl Node {
         let Some(map) = self.as_map() else {
             return Found::Absent;
         };
+        // A merge key's text is `<<`: for any other key, a match is an explicit entry, and only
+        // entries whose text starts with `<` need the merge test.
+        let merge_possible = key == "<<";
         for (i, (k, v)) in map.iter().enumerate().rev() {
-            if is_merge_key(k) {
+            let lt = k
+                .scalar_text()
+                .is_some_and(|t| t.as_bytes().first() == Some(&b'<'));
+            if lt && is_merge_key(k) {
                 if merged_get(v, key).is_some() {
                     return Found::Merged(i);
                 }
-            } else if key_is(k, key) {
+                if merge_possible {
+                    continue;
+                }
+            }
+            if key_is(k, key) && !(merge_possible && is_merge_key(k)) {
                 return Found::Explicit(i);
             }
         }
@@ -502,7 +515,7 @@ impl Node {
             self.replace_with(Node::string(value));
             return;
         };
-        s.value = value.to_string();
+        s.value = CompactString::from(value);
         s.style = match s.style {
             Style::Single | Style::Double => s.style,
             _ => Style::Auto,
@@ -710,19 +723,16 @@ pub(crate) fn test_doc(src: &str) -> Node {
 
 /// The JSON object key Kubernetes makes of a mapping key (sigs.k8s.io/yaml turns `true`,
 /// `1` and `0x1F` keys into "true", "1" and "31"), or `None` for keys it cannot represent.
+///
+/// The parser gives every key that is not simply its text (tagged, or a plain scalar that
+/// resolves to something other than a string) an [`Extra`]; a key without one is its text,
+/// which keeps the lookups every step makes a plain comparison.
 pub fn key_text(k: &Node) -> Option<Cow<'_, str>> {
     let Value::Scalar(s) = &k.value else {
         return None;
     };
-    // The common case, a plain or quoted string without a tag, costs nothing.
-    if k.extra.is_none() {
-        match s.style {
-            Style::Plain => {}
-            _ => return Some(Cow::Borrowed(&s.value)),
-        }
-        if matches!(resolve::resolve_plain_11(&s.value), resolve::Plain::Str) {
-            return Some(Cow::Borrowed(&s.value));
-        }
+    if k.extra.is_none() && (s.style != Style::Plain || plain_is_string(&s.value)) {
+        return Some(Cow::Borrowed(&s.value));
     }
     json::key_string(k).ok().map(Cow::Owned)
 }
@@ -732,32 +742,26 @@ pub fn key_is(k: &Node, key: &str) -> bool {
     let Value::Scalar(s) = &k.value else {
         return false;
     };
-    if k.extra.is_none() {
-        if s.style != Style::Plain {
-            return s.value == key;
-        }
-        if s.value == key {
-            return matches!(resolve::resolve_plain_11(&s.value), resolve::Plain::Str)
-                || key_text(k).as_deref() == Some(key);
-        }
-        // Different text can still be the same key when typing changes it (`0x1F` is the key
-        // "31", `True` is "true"); anything else is a plain string of its own.
-        if !may_be_typed(&s.value) {
-            return false;
-        }
+    if k.extra.is_none() && (s.style != Style::Plain || s.value != key || plain_is_string(&s.value))
+    {
+        return s.value == key;
     }
     key_text(k).as_deref() == Some(key)
 }
 
-/// Whether a plain scalar can resolve to something other than a string (go-yaml v2's hints).
-fn may_be_typed(text: &str) -> bool {
-    text.starts_with(|c: char| {
-        c.is_ascii_digit()
-            || matches!(
-                c,
-                '+' | '-' | '.' | '~' | 'y' | 'Y' | 'n' | 'N' | 't' | 'T' | 'f' | 'F' | 'o' | 'O'
-            )
-    })
+/// Whether plain text resolves to a string.
+fn plain_is_string(text: &str) -> bool {
+    matches!(resolve::resolve_plain_11(text), resolve::Plain::Str)
+}
+
+/// Marks a key read from the source whose JSON key is not simply its text, so that
+/// [`key_is`] and [`key_text`] take the slow path for it only.
+pub(crate) fn mark_typed_key(k: &mut Node) {
+    if let Value::Scalar(s) = &k.value {
+        if k.extra.is_none() && s.style == Style::Plain && !plain_is_string(&s.value) {
+            k.extra = Some(Box::default());
+        }
+    }
 }
 
 /// Whether a key is the merge key `<<`, as go-yaml v2 decides it: the text `<<`, plain and

@@ -391,7 +391,7 @@ impl<'a> Builder<'a, '_> {
                 let span = self.span(&pspan);
                 let mut node = Node {
                     value: Value::Scalar(Scalar {
-                        value: value.into_owned(),
+                        value: compact_str::CompactString::from(value),
                         style: match style {
                             ScalarStyle::Plain => Style::Plain,
                             ScalarStyle::SingleQuoted => Style::Single,
@@ -503,6 +503,13 @@ impl<'a> Builder<'a, '_> {
                     }
                 };
                 node.span.end = content_end(&node, self.src, self.base, end);
+                // Children were pushed one by one; a tree holds millions of them, so no
+                // collection keeps room it will never use.
+                match &mut node.value {
+                    Value::Seq(items) => items.shrink_to_fit(),
+                    Value::Map(entries) => entries.shrink_to_fit(),
+                    Value::Scalar(_) => {}
+                }
                 if anchor != 0 {
                     self.open_anchors.retain(|&a| a != anchor);
                     let bytes = node.span.range().len().max(1);
@@ -550,7 +557,11 @@ impl<'a> Builder<'a, '_> {
                 index,
                 ..
             }) => match key.take() {
-                None => *key = Some(node),
+                None => {
+                    let mut node = node;
+                    super::mark_typed_key(&mut node);
+                    *key = Some(node);
+                }
                 Some(k) => {
                     if is_merge_key(&k) && !valid_merge(&node) {
                         return Err(ParseError::BadMerge { pos: node.pos });

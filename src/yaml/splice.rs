@@ -57,9 +57,10 @@ pub fn write_piece(
     };
     let at = At {
         region: root.span.start as usize,
+        key_end: None,
         flow: false,
         json: false,
-        indent: 0,
+        indent_at: root.span.start as usize,
         in_seq: false,
         root: true,
     };
@@ -110,18 +111,21 @@ struct TextEdit {
     text: String,
 }
 
-/// Where a node sits.
+/// Where a node sits. Positions that take a scan of the text to find (the `:` after a key,
+/// a column) are found only when an edit needs them.
 #[derive(Clone, Copy, Debug)]
 struct At {
-    /// Byte right after the indicator that introduces the node (`:` of its key, `-` of its
-    /// item), or the node's start for keys, flow items and the document root.
+    /// Byte right after the indicator that introduces the node (`-` of its item), or the
+    /// node's start for keys, flow items and the document root; for a mapping value,
+    /// [`Splicer::region`] finds the `:` after `key_end`.
     region: usize,
+    key_end: Option<usize>,
     /// Inside a flow collection.
     flow: bool,
     /// Inside a flow collection whose keys are JSON strings.
     json: bool,
-    /// Block context: the column of the key or dash that introduces the node.
-    indent: usize,
+    /// Block context: a byte in the column of the key or dash that introduces the node.
+    indent_at: usize,
     /// Introduced by `-` (a sequence item).
     in_seq: bool,
     /// The document's root.
@@ -260,11 +264,7 @@ impl Splicer<'_> {
                 .as_bytes()
                 .get(entries[first].0.span.start as usize)
                 == Some(&b'"');
-        let col = if flow {
-            0
-        } else {
-            self.column(entries[first].0.span.start as usize)
-        };
+        let indent_at = entries[first].0.span.start as usize;
         if removed && emit && !self.removals_are_lines(n, entries, flow) {
             // Removals the text cannot lose cleanly (a first key after `- `, flow mappings):
             // the mapping is written anew.
@@ -285,25 +285,25 @@ impl Splicer<'_> {
                 groups.push((prev, std::mem::take(&mut pending)));
             }
             prev = Some(i);
-            let key_at = At {
-                region: k.span.start as usize,
-                flow,
-                json,
-                indent: col,
-                in_seq: false,
-                root: false,
-            };
-            dirty |= self.walk(k, key_at, emit)?;
-            let region = if emit {
-                colon_end(self.src, k.span.end as usize)
-            } else {
-                0
-            };
+            // Keys are rarely anything but plain text the program never touches.
+            if k.edit != Edit::Source || k.extra.is_some() {
+                let key_at = At {
+                    region: k.span.start as usize,
+                    key_end: None,
+                    flow,
+                    json,
+                    indent_at,
+                    in_seq: false,
+                    root: false,
+                };
+                dirty |= self.walk(k, key_at, emit)?;
+            }
             let value_at = At {
-                region,
+                region: k.span.end as usize,
+                key_end: Some(k.span.end as usize),
                 flow,
                 json,
-                indent: col,
+                indent_at,
                 in_seq: false,
                 root: false,
             };
@@ -324,6 +324,7 @@ impl Splicer<'_> {
                 if flow {
                     self.insert_flow_entries(entries, first, after, &new, json);
                 } else {
+                    let col = self.column(indent_at);
                     self.insert_block_entries(entries, first, after, &new, col);
                 }
             }
@@ -382,9 +383,10 @@ impl Splicer<'_> {
             };
             let item_at = At {
                 region,
+                key_end: None,
                 flow,
                 json: false,
-                indent: col,
+                indent_at: dash.unwrap_or(item.span.start as usize),
                 in_seq: !flow,
                 root: false,
             };
@@ -553,13 +555,14 @@ impl Splicer<'_> {
         let end = (n.span.end as usize).max(start);
         let (anchor, content) = props(&self.src[start..end]);
         let mut text = String::new();
-        let region_start = if start < at.region && !at.flow {
-            at.region
+        let region = self.region(at);
+        let region_start = if start < region && !at.flow {
+            region
         } else {
             start
         };
         let region_end = end.max(region_start);
-        if region_start == at.region && !at.root && needs_space_before(self.src, region_start) {
+        if region_start == region && !at.root && needs_space_before(self.src, region_start) {
             text.push(' ');
         }
         if let Some(a) = anchor {
@@ -608,8 +611,9 @@ impl Splicer<'_> {
             return;
         }
         // The text after the indicator is replaced; an empty value sits at its key's `:`.
-        let region = at.region;
-        emit::block_value(&mut text, n, at.indent, at.in_seq, layout);
+        let region = self.region(at);
+        let indent = self.column(at.indent_at);
+        emit::block_value(&mut text, n, indent, at.in_seq, layout);
         if text.ends_with('\n') {
             text.pop();
         }
@@ -643,6 +647,14 @@ impl Splicer<'_> {
                 Value::Seq(items) => stack.extend(items.iter()),
                 Value::Map(entries) => stack.extend(entries.iter().flat_map(|(k, v)| [k, v])),
             }
+        }
+    }
+
+    /// The byte right after the indicator that introduces the node at `at`.
+    fn region(&self, at: At) -> usize {
+        match at.key_end {
+            Some(k) => colon_end(self.src, k),
+            None => at.region,
         }
     }
 

@@ -44,21 +44,35 @@ pub struct SplitError {
 
 /// Cuts `text` into pieces at apimachinery's separator lines. The pieces cover the whole
 /// text, in order, so joining them gives `text` back.
+///
+/// One pass over the bytes: a table marks the few bytes that need a look (line breaks, the
+/// lead bytes of the characters refused, `-` and `%`), everything else is skipped.
 pub fn split(text: &str) -> Result<Vec<Piece>, SplitError> {
-    check_characters(text)?;
     let bytes = text.as_bytes();
     let mut pieces = Vec::new();
-    let mut start = 0;
-    let mut body = 0;
-    let mut start_line = 1;
+    let (mut start, mut body, mut start_line) = (0, 0, 1);
     let mut line_start = 0;
     let mut line_no: u32 = 1;
-    while line_start < bytes.len() {
-        let line_end =
-            memchr(b'\n', &bytes[line_start..]).map_or(bytes.len(), |i| line_start + i + 1);
-        let line = &text[line_start..line_end];
-        if let Some(rest) = line.strip_prefix("---") {
-            let trimmed = rest.trim_matches(go_space);
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i..].iter().position(|&b| NOTABLE[b as usize]) {
+            Some(n) => i += n,
+            None => break,
+        }
+        let b = bytes[i];
+        if b == b'\n' {
+            line_no += 1;
+            line_start = i + 1;
+            i += 1;
+            continue;
+        }
+        if i == line_start && b == b'-' && bytes[i..].starts_with(b"---") {
+            let line_end = bytes[i..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(bytes.len(), |n| i + n + 1);
+            let line = &text[i..line_end];
+            let trimmed = line[3..].trim_matches(go_space);
             if !trimmed.is_empty() && !trimmed.starts_with('#') {
                 return Err(SplitError {
                     pos: Pos {
@@ -72,20 +86,30 @@ pub fn split(text: &str) -> Result<Vec<Piece>, SplitError> {
                 });
             }
             // A file that starts with a separator has no piece before it.
-            if line_start > 0 {
+            if i > 0 {
                 pieces.push(Piece {
                     start,
                     body,
-                    end: line_start,
+                    end: i,
                     line: start_line,
                 });
             }
-            start = line_start;
+            start = i;
             body = line_end;
             start_line = line_no;
+            // The rest of the line is checked like any text (a comment may hold anything
+            // but the characters refused below).
+            i += 3;
+            continue;
         }
-        line_start = line_end;
-        line_no += 1;
+        if let Some(msg) = refused_at(bytes, i, line_start) {
+            let col = text[line_start..i].chars().count() as u32 + 1;
+            return Err(SplitError {
+                pos: Pos { line: line_no, col },
+                msg,
+            });
+        }
+        i += 1;
     }
     pieces.push(Piece {
         start,
@@ -94,6 +118,40 @@ pub fn split(text: &str) -> Result<Vec<Piece>, SplitError> {
         line: start_line,
     });
     Ok(pieces)
+}
+
+/// Bytes [`split`] looks at: line breaks, `-` (separators), `%` (directives), and the first
+/// bytes of CR, NEL (C2 85), U+2028/U+2029 (E2 80 A8/A9) and the BOM (EF BB BF).
+const NOTABLE: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'\n' as usize] = true;
+    t[b'\r' as usize] = true;
+    t[b'-' as usize] = true;
+    t[b'%' as usize] = true;
+    t[0xC2] = true;
+    t[0xE2] = true;
+    t[0xEF] = true;
+    t
+};
+
+/// Why the character at `i` is refused (module doc), if it is.
+fn refused_at(bytes: &[u8], i: usize, line_start: usize) -> Option<String> {
+    let next = |n: usize| bytes.get(i + n).copied();
+    Some(match bytes[i] {
+        b'\r' if next(1) != Some(b'\n') => {
+            "a carriage return without a line feed is a line break for YAML but not for Kubernetes' document splitting; use \\n or \\r\\n line endings".to_string()
+        }
+        0xC2 if next(1) == Some(0x85) => line_break_message('\u{85}'),
+        0xE2 if next(1) == Some(0x80) && next(2) == Some(0xA8) => line_break_message('\u{2028}'),
+        0xE2 if next(1) == Some(0x80) && next(2) == Some(0xA9) => line_break_message('\u{2029}'),
+        0xEF if i > 0 && next(1) == Some(0xBB) && next(2) == Some(0xBF) => {
+            "a byte order mark may only start the file".to_string()
+        }
+        b'%' if i == line_start => {
+            "YAML directives (%YAML, %TAG) are not supported: Kubernetes splits a stream into documents before it reads directives, and %TAG can make readers disagree on tags".to_string()
+        }
+        _ => return None,
+    })
 }
 
 /// Go's `unicode.IsSpace`, which `strings.TrimSpace` uses.
@@ -111,59 +169,11 @@ fn truncate(s: &str) -> String {
     }
 }
 
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == needle)
-}
-
-/// Refuses the characters that readers disagree on (module doc).
-fn check_characters(text: &str) -> Result<(), SplitError> {
-    let bytes = text.as_bytes();
-    // Fast path: none of the bytes that start the characters we look for.
-    if !bytes
-        .iter()
-        .any(|&b| b == b'\r' || b == 0xC2 || b == 0xE2 || b == 0xEF || b == b'%')
-    {
-        return Ok(());
-    }
-    let mut line: u32 = 1;
-    let mut line_start = 0;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let at = |msg: String| SplitError {
-            pos: Pos {
-                line,
-                col: text[line_start..i].chars().count() as u32 + 1,
-            },
-            msg,
-        };
-        match c {
-            '\n' => {
-                line += 1;
-                line_start = i + 1;
-            }
-            '\r' if chars.peek().map(|&(_, c)| c) != Some('\n') => {
-                return Err(at(
-                    "a carriage return without a line feed is a line break for YAML but not for Kubernetes' document splitting; use \\n or \\r\\n line endings".into(),
-                ));
-            }
-            '\u{85}' | '\u{2028}' | '\u{2029}' => {
-                return Err(at(format!(
-                    "U+{:04X} is a line break for YAML 1.1 readers (Kubernetes) but not for YAML 1.2 ones; write it escaped in a double-quoted string",
-                    c as u32
-                )));
-            }
-            '\u{feff}' if i > 0 => {
-                return Err(at("a byte order mark may only start the file".into()));
-            }
-            '%' if i == line_start => {
-                return Err(at(
-                    "YAML directives (%YAML, %TAG) are not supported: Kubernetes splits a stream into documents before it reads directives, and %TAG can make readers disagree on tags".into(),
-                ));
-            }
-            _ => {}
-        }
-    }
-    Ok(())
+fn line_break_message(c: char) -> String {
+    format!(
+        "U+{:04X} is a line break for YAML 1.1 readers (Kubernetes) but not for YAML 1.2 ones; write it escaped in a double-quoted string",
+        c as u32
+    )
 }
 
 #[cfg(test)]

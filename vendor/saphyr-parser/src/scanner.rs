@@ -2304,7 +2304,9 @@ impl<'input, T: Input> Scanner<'input, T> {
         // kubectl-gitops patch: libyaml (so Kubernetes) accepts under-indented plain scalars
         // inside flow collections, where indentation is not significant.
 
-        let mut string = String::with_capacity(32);
+        // kubectl-gitops patch (5): no room reserved ahead; a scalar of one run is allocated once,
+        // at its size.
+        let mut string = String::new();
         self.buf_whitespaces.clear();
         self.buf_leading_break.clear();
         self.buf_trailing_breaks.clear();
@@ -2360,29 +2362,15 @@ impl<'input, T: Input> Scanner<'input, T> {
                     self.buf_whitespaces.clear();
                 }
 
-                // We can unroll the first iteration of the loop.
-                string.push(self.input.peek());
-                self.skip_non_blank();
-                string.reserve(self.input.bufmaxlen());
-
-                // Add content non-blank characters to the scalar.
-                let mut end = false;
-                while !end {
-                    // Fill the buffer once and process all characters in the buffer until the next
-                    // fetch. Note that `next_can_be_plain_scalar` needs 2 lookahead characters,
-                    // hence the `for` loop looping `self.input.bufmaxlen() - 1` times.
-                    self.input.lookahead(self.input.bufmaxlen());
-                    for _ in 0..self.input.bufmaxlen() - 1 {
-                        if self.input.next_is_blank_or_breakz()
-                            || !self.input.next_can_be_plain_scalar(self.flow_level > 0)
-                        {
-                            end = true;
-                            break;
-                        }
-                        string.push(self.input.peek());
-                        self.skip_non_blank();
-                    }
-                }
+                // Add content non-blank characters to the scalar (kubectl-gitops patch (5):
+                // in one call to the input, see `Input::fetch_plain_scalar_run`; the first
+                // character passed the same test just above, so the run takes at least it).
+                let n = self
+                    .input
+                    .fetch_plain_scalar_run(&mut string, self.flow_level > 0);
+                self.mark.index += n;
+                self.mark.col += n;
+                self.leading_whitespace = false;
                 end_mark = self.mark;
             }
 

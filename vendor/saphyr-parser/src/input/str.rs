@@ -369,6 +369,43 @@ impl Input for StrInput<'_> {
         n_bytes_to_append
     }
 
+    fn fetch_plain_scalar_run(&mut self, out: &mut String, in_flow: bool) -> usize {
+        // The same decisions as the character loop of the trait's default, on bytes: every
+        // character that ends the run is ASCII (or a byte order mark), so a multi-byte
+        // character is always part of it.
+        let bytes = self.buffer.as_bytes();
+        let ends = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0);
+        let flow = |b: u8| matches!(b, b',' | b'[' | b']' | b'{' | b'}');
+        let mut i = 0;
+        let mut n_chars = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if ends(b) || in_flow && flow(b) {
+                break;
+            }
+            if b == b':' {
+                let next = bytes.get(i + 1).copied().unwrap_or(0);
+                if ends(next) || in_flow && flow(next) {
+                    break;
+                }
+            }
+            if b == 0xEF && bytes.get(i + 1) == Some(&0xBB) && bytes.get(i + 2) == Some(&0xBF) {
+                break;
+            }
+            i += match b {
+                0x00..=0x7F => 1,
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                _ => 4,
+            };
+            n_chars += 1;
+        }
+        let i = i.min(bytes.len());
+        out.push_str(&self.buffer[..i]);
+        self.buffer = &self.buffer[i..];
+        n_chars
+    }
+
     fn fetch_while_is_yaml_non_space(&mut self, out: &mut String) -> usize {
         let mut not_non_space = None;
 
