@@ -472,6 +472,10 @@ pub struct PreviewUpArgs {
     /// updates (a bounded number of times)
     #[arg(long)]
     pub push: bool,
+    /// The platform policy that limits what the pull request's gitops.yaml may allow
+    /// [default: $GITOPS_POLICY, else nothing is widened]
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -561,6 +565,10 @@ pub struct CheckArgs {
     /// code scanning), github (GitHub Actions workflow annotations)
     #[arg(short = 'o', long = "output", value_enum, default_value_t = CheckFormat::Text)]
     pub output: CheckFormat,
+    /// Check previews under this platform policy, as Argo CD's `generate` renders them
+    /// [default: gitops.yaml is trusted]
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 }
 
 /// `check -o`.
@@ -614,6 +622,10 @@ pub struct RenderArgs {
     /// List every edit of the render on stderr: file:line:col: Kind/name: path: old -> new (rule)
     #[arg(long, help_heading = "Output")]
     pub explain: bool,
+    /// Apply this platform policy as Argo CD's `generate` does: gitops.yaml may then only
+    /// narrow a preview's sandbox [default: gitops.yaml is trusted]
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 }
 
 #[cfg(test)]

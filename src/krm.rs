@@ -220,6 +220,7 @@ fn render_input(
     let ctx = Ctx {
         identity: resolved.identity,
         environment: resolved.environment,
+        sandbox: resolved.sandbox,
         config: config.unwrap_or_default(),
         view: transform::AppView::default(),
     };

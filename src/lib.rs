@@ -186,6 +186,11 @@ fn cmd_render(
         path: args.path.clone(),
         identity,
         tools: source::build::ToolEnv::from_vars(&io.env),
+        policy: args
+            .policy
+            .as_deref()
+            .map(config::policy::load)
+            .transpose()?,
         ..render::Request::default()
     };
     let (input, ctx) = render::prepare(&req, io.stdin, warnings)?;
@@ -258,11 +263,12 @@ fn cmd_generate(io: &mut Io<'_>, warnings: &mut Vec<Warning>) -> Result<ExitStat
     let cwd = current_dir()?;
     let mut env = cmp::from_vars(&io.env, &cwd)?;
     warnings.append(&mut env.warnings);
-    // Sandboxed: the platform policy from the sidecar, or its defaults.
-    let policy = match &env.policy {
-        Some(p) => config::policy::load(p)?,
-        None => config::policy::Policy::default(),
-    };
+    // Sandboxed: Argo CD renders what a pull request wrote. The policy comes from the
+    // sidecar (an absolute path outside the checkout), else its defaults.
+    let policy = config::policy::load_for_generate(
+        env.policy.as_deref(),
+        env.repo_root.as_deref().unwrap_or(&cwd),
+    )?;
     let req = render::Request {
         path: ".".into(),
         identity: env.identity,
@@ -440,9 +446,14 @@ fn cmd_check(
             )));
         }
     }
+    let mut identity = identity_from_flags(&args.identity);
+    // Previews checked as Argo CD renders them under this policy.
+    if let Some(p) = &args.policy {
+        identity.policy = Some(std::sync::Arc::new(config::policy::load(p)?));
+    }
     let req = check::CheckRequest {
         path: args.path.clone(),
-        identity: identity_from_flags(&args.identity),
+        identity,
         all_environments: args.all_environments,
         max_pr: args.max_pr,
         argocd: args.argocd.clone(),
@@ -558,13 +569,19 @@ fn cmd_preview(
                 pr: Some(a.pr.clone()),
                 namespace: None,
             };
-            preview::up(
-                &a.dir,
-                identity_from_flags(&flags),
-                &a.repo,
-                a.push,
-                warnings,
-            )?
+            // CI renders what a pull request wrote: the platform policy always applies,
+            // from --policy, else GITOPS_POLICY, else its defaults.
+            let from_env = io
+                .env
+                .iter()
+                .find(|(k, v)| k == config::policy::POLICY_ENV && !v.is_empty())
+                .map(|(_, v)| std::path::PathBuf::from(v));
+            let policy = match a.policy.clone().or(from_env) {
+                Some(p) => config::policy::load(&p)?,
+                None => config::Policy::default(),
+            };
+            let identity = identity_from_flags(&flags);
+            preview::up(&a.dir, identity, policy, &a.repo, a.push, warnings)?
         }
         PreviewCommand::Down(a) => {
             preview::check_pr(&a.pr, "--pr")?;

@@ -125,6 +125,10 @@ pub fn prepare(
     }
 
     let mut id_req = req.identity.clone();
+    // A sandboxed render judges gitops.yaml's preview keys by the policy (DESIGN.md §3).
+    if id_req.policy.is_none() {
+        id_req.policy = req.policy.clone().map(std::sync::Arc::new);
+    }
     let names = FolderNames::of(
         &start,
         config.as_ref(),
@@ -266,6 +270,7 @@ pub fn prepare(
     let ctx = Ctx {
         identity: resolved.identity,
         environment: resolved.environment,
+        sandbox: resolved.sandbox,
         config: cfg,
         view,
     };

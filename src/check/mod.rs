@@ -166,6 +166,7 @@ pub fn check(
         let ctx = Ctx {
             identity: resolved.identity,
             environment: resolved.environment,
+            sandbox: resolved.sandbox,
             config: base_ctx.config.clone(),
             view: base_ctx.view.clone(),
         };
@@ -239,6 +240,7 @@ fn identities(req: &CheckRequest, base: &Ctx) -> Vec<(String, IdentityRequest)> 
                 app: req.identity.app.clone(),
                 dir_name: req.identity.dir_name.clone(),
                 app_dir_name: req.identity.app_dir_name.clone(),
+                policy: req.identity.policy.clone(),
                 ..IdentityRequest::default()
             },
         ));
@@ -255,6 +257,7 @@ fn identities(req: &CheckRequest, base: &Ctx) -> Vec<(String, IdentityRequest)> 
             app: req.identity.app.clone(),
             dir_name: req.identity.dir_name.clone(),
             app_dir_name: req.identity.app_dir_name.clone(),
+            policy: req.identity.policy.clone(),
             ..IdentityRequest::default()
         },
     ));

@@ -102,7 +102,14 @@ pub struct Preview {
     pub namespace: String,
     pub rename: RenameMode,
     pub hosts: String,
-    pub allow_cluster_scoped: Vec<GroupKind>,
+    /// Cluster-scoped kinds a preview may carry, each with where it is written; `None` when
+    /// the key is absent (under a platform policy, absent keeps the policy's list and a list
+    /// narrows it: [`crate::config::policy::sandbox`]).
+    pub allow_cluster_scoped: Option<Vec<(GroupKind, Loc)>>,
+    /// Where `namespace` is set, when gitops.yaml sets it.
+    pub namespace_at: Option<Loc>,
+    /// Namespaces no preview may target, besides Kubernetes' own and the policy's.
+    pub protected_namespaces: Vec<(String, Loc)>,
 }
 
 impl Default for Preview {
@@ -113,7 +120,9 @@ impl Default for Preview {
             namespace: "{app}-pr-{pr}".into(),
             rename: RenameMode::All,
             hosts: "{label}-pr-{pr}.{rest}".into(),
-            allow_cluster_scoped: Vec::new(),
+            allow_cluster_scoped: None,
+            namespace_at: None,
+            protected_namespaces: Vec::new(),
         }
     }
 }
@@ -229,7 +238,7 @@ pub fn parse(text: &str, display: &str, dir: &Path) -> Result<GitopsConfig> {
         loc: Loc::new(&file, e.pos()),
         source: e,
     })?;
-    let r = Reader { file: &file };
+    let r = Reader::new(&file);
     if let Some(w) = stream.warnings.first() {
         return Err(r.err_at(w.pos, &w.msg));
     }
@@ -250,7 +259,7 @@ pub fn parse(text: &str, display: &str, dir: &Path) -> Result<GitopsConfig> {
 /// Reads gitops.yaml's keys from a mapping that is not a file of its own (a KRM function's
 /// typed functionConfig); the keys in `skip` belong to the container and are left alone.
 pub fn from_node(root: &Node, file: &Arc<str>, dir: &Path, skip: &[&str]) -> Result<GitopsConfig> {
-    let r = Reader { file };
+    let r = Reader::new(file);
     let mut cfg = GitopsConfig {
         found: true,
         file: Arc::clone(file),
@@ -380,28 +389,33 @@ pub fn from_node(root: &Node, file: &Arc<str>, dir: &Path, skip: &[&str]) -> Res
     Ok(cfg)
 }
 
-/// Reads values out of the tree with located errors.
-struct Reader<'a> {
+/// Reads values out of the tree with located errors (gitops.yaml, and the platform policy
+/// in [`crate::config::policy`]).
+pub(crate) struct Reader<'a> {
     file: &'a Arc<str>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    pub(crate) fn new(file: &'a Arc<str>) -> Self {
+        Reader { file }
+    }
+
     fn loc(&self, n: &Node) -> Loc {
         Loc::new(self.file, n.pos)
     }
 
-    fn err(&self, n: &Node, msg: &str) -> Error {
+    pub(crate) fn err(&self, n: &Node, msg: &str) -> Error {
         self.err_at(n.pos, msg)
     }
 
-    fn err_at(&self, pos: crate::yaml::Pos, msg: &str) -> Error {
+    pub(crate) fn err_at(&self, pos: crate::yaml::Pos, msg: &str) -> Error {
         Error::Config {
             loc: Loc::new(self.file, pos),
             msg: msg.to_string(),
         }
     }
 
-    fn unknown(&self, k: &Node, key: &str, within: &str, known: &[&str]) -> Error {
+    pub(crate) fn unknown(&self, k: &Node, key: &str, within: &str, known: &[&str]) -> Error {
         self.err(
             k,
             &format!(
@@ -411,7 +425,7 @@ impl Reader<'_> {
         )
     }
 
-    fn entries<'n>(&self, n: &'n Node, what: &str) -> Result<&'n [(Node, Node)]> {
+    pub(crate) fn entries<'n>(&self, n: &'n Node, what: &str) -> Result<&'n [(Node, Node)]> {
         match &n.value {
             Value::Map(m) => Ok(m),
             _ if n.is_null() => Ok(&[]),
@@ -419,7 +433,7 @@ impl Reader<'_> {
         }
     }
 
-    fn seq<'n>(&self, n: &'n Node, what: &str) -> Result<&'n [Node]> {
+    pub(crate) fn seq<'n>(&self, n: &'n Node, what: &str) -> Result<&'n [Node]> {
         match &n.value {
             Value::Seq(s) => Ok(s),
             _ if n.is_null() => Ok(&[]),
@@ -427,14 +441,14 @@ impl Reader<'_> {
         }
     }
 
-    fn key<'n>(&self, k: &'n Node) -> Result<&'n str> {
+    pub(crate) fn key<'n>(&self, k: &'n Node) -> Result<&'n str> {
         k.scalar_text()
             .ok_or_else(|| self.err(k, "keys in gitops.yaml must be plain strings"))
     }
 
     /// A string value. Plain numbers and booleans are refused for names, where `yes` or
     /// `0755` as a value is almost certainly a mistake; `text` accepts them.
-    fn string(&self, n: &Node, what: &str) -> Result<String> {
+    pub(crate) fn string(&self, n: &Node, what: &str) -> Result<String> {
         n.as_str()
             .map(str::to_string)
             .ok_or_else(|| self.err(n, &format!("{what} must be a string (quote it)")))
@@ -450,7 +464,7 @@ impl Reader<'_> {
             .ok_or_else(|| self.err(n, &format!("{what} must be a string")))
     }
 
-    fn boolean(&self, n: &Node, what: &str) -> Result<bool> {
+    pub(crate) fn boolean(&self, n: &Node, what: &str) -> Result<bool> {
         match n.as_scalar().map(|s| (s.style, s.value.as_str())) {
             Some((crate::yaml::Style::Plain, "true" | "True" | "TRUE")) => Ok(true),
             Some((crate::yaml::Style::Plain, "false" | "False" | "FALSE")) => Ok(false),
@@ -504,7 +518,7 @@ impl Reader<'_> {
         let mut out = Vec::new();
         for (k, v) in self.entries(n, within)? {
             let key = self.key(k)?;
-            if let Some(why) = label_key_problem(key) {
+            if let Some(why) = label_key_problem(key).or_else(|| argocd_key_problem(key)) {
                 return Err(self.err(k, &format!("label key {key:?} in {within}: {why}")));
             }
             let value = self.text(v, "a label value")?;
@@ -520,7 +534,7 @@ impl Reader<'_> {
         let mut out = Vec::new();
         for (k, v) in self.entries(n, within)? {
             let key = self.key(k)?;
-            if let Some(why) = label_key_problem(key) {
+            if let Some(why) = label_key_problem(key).or_else(|| argocd_key_problem(key)) {
                 return Err(self.err(k, &format!("annotation key {key:?} in {within}: {why}")));
             }
             out.push((key.to_string(), self.text(v, "an annotation value")?));
@@ -549,14 +563,11 @@ impl Reader<'_> {
                 }
                 "namespace" => {
                     let s = self.string(v, "preview.namespace")?;
-                    let sample = s
-                        .replace("{pr}", "1")
-                        .replace("{app}", "a")
-                        .replace("{env}", "e");
-                    if !s.contains("{pr}") || !naming::is_dns1123_label(&sample) {
-                        return Err(self.err(v, &format!("preview.namespace {s:?} must contain {{pr}} and give a DNS-1123 label (placeholders: {{app}}, {{env}}, {{pr}})")));
+                    if let Some(why) = crate::config::policy::namespace_template_problem(&s, true) {
+                        return Err(self.err(v, &format!("preview.namespace {s:?} {why}")));
                     }
                     p.namespace = s;
+                    p.namespace_at = Some(self.loc(v));
                 }
                 "rename" => {
                     p.rename = match self.string(v, "preview.rename")?.as_str() {
@@ -572,15 +583,28 @@ impl Reader<'_> {
                 }
                 "hosts" => {
                     let s = self.string(v, "preview.hosts")?;
-                    if !s.contains("{pr}") {
-                        return Err(self.err(v, &format!("preview.hosts {s:?} must contain {{pr}}, or previews would take the same hosts (placeholders: {{label}}, {{rest}}, {{pr}}, {{app}}, {{env}})")));
+                    if let Some(why) = crate::transform::hosts::template_problem(&s) {
+                        return Err(self.err(v, &format!("preview.hosts {s:?} {why}")));
                     }
                     p.hosts = s;
                 }
                 "allowClusterScoped" => {
+                    let mut list = Vec::new();
                     for item in self.seq(v, "preview.allowClusterScoped")? {
-                        p.allow_cluster_scoped
-                            .push(self.group_kind(item, "preview.allowClusterScoped")?);
+                        list.push((
+                            self.group_kind(item, "preview.allowClusterScoped")?,
+                            self.loc(item),
+                        ));
+                    }
+                    p.allow_cluster_scoped = Some(list);
+                }
+                "protectedNamespaces" => {
+                    for item in self.seq(v, "preview.protectedNamespaces")? {
+                        let ns = self.string(item, "preview.protectedNamespaces")?;
+                        if !naming::is_dns1123_label(&ns) {
+                            return Err(self.err(item, &format!("preview.protectedNamespaces: {ns:?} is not a namespace name (a DNS-1123 label)")));
+                        }
+                        p.protected_namespaces.push((ns, self.loc(item)));
                     }
                 }
                 other => {
@@ -595,6 +619,7 @@ impl Reader<'_> {
                             "rename",
                             "hosts",
                             "allowClusterScoped",
+                            "protectedNamespaces",
                         ],
                     ));
                 }
@@ -639,7 +664,15 @@ impl Reader<'_> {
     }
 
     /// `Kind`, `Kind.group`, or `{group: ..., kind: ...}`.
-    fn group_kind(&self, n: &Node, what: &str) -> Result<GroupKind> {
+    pub(crate) fn group_kind(&self, n: &Node, what: &str) -> Result<GroupKind> {
+        let gk = self.group_kind_unchecked(n, what)?;
+        if let Some(why) = kind_problem(&gk) {
+            return Err(self.err(n, &format!("{what}: {gk} {why}")));
+        }
+        Ok(gk)
+    }
+
+    fn group_kind_unchecked(&self, n: &Node, what: &str) -> Result<GroupKind> {
         if let Some(s) = n.as_str() {
             return Ok(GroupKind::parse_dotted(s));
         }
@@ -729,6 +762,31 @@ pub fn label_key_problem(key: &str) -> Option<String> {
     None
 }
 
+/// Why an environment may not set a label or annotation key that Argo CD reads as an
+/// instruction (`argocd.argoproj.io/hook`, `sync-options`, `sync-wave`, ...), if it may not:
+/// previews inherit their `from:` environment's keys, and a pull request writes gitops.yaml.
+pub fn argocd_key_problem(key: &str) -> Option<String> {
+    key.starts_with("argocd.argoproj.io/").then(|| {
+        "argocd.argoproj.io/* keys are instructions to Argo CD (hooks, sync options, waves), which gitops.yaml may not give every object of an environment and its previews".into()
+    })
+}
+
+/// Why a kind-list entry can never match an object, if it cannot: a kind is a name of
+/// letters and digits starting with a letter (`*` or a pattern is not a kind), a group is
+/// empty or a DNS-1123 subdomain.
+pub fn kind_problem(gk: &GroupKind) -> Option<&'static str> {
+    let b = gk.kind.as_bytes();
+    if !b.first().is_some_and(u8::is_ascii_alphabetic) || !b.iter().all(u8::is_ascii_alphanumeric) {
+        return Some("is not a kind: use Kind, Kind.group or {group, kind} (no wildcards)");
+    }
+    if !gk.group.is_empty() && !naming::is_dns1123_subdomain(&gk.group) {
+        return Some(
+            "does not name an API group (a DNS-1123 subdomain such as apps or example.com)",
+        );
+    }
+    None
+}
+
 /// Why a label value is invalid, if it is.
 pub fn label_value_problem(value: &str) -> Option<String> {
     if value.is_empty() {
@@ -799,8 +857,11 @@ helm: {releaseName: \"{app}-{env}\", valueFiles: [values.yaml, \"values-{env}.ya
         assert!(c.environments[2].protect);
         assert_eq!(c.preview.rename, RenameMode::Claims);
         assert_eq!(
-            c.preview.allow_cluster_scoped[0],
-            GroupKind::new("s3.example.org", "XBucket")
+            c.preview
+                .allow_cluster_scoped
+                .as_ref()
+                .map(|l| l[0].0.clone()),
+            Some(GroupKind::new("s3.example.org", "XBucket"))
         );
         assert!(c.references[0].produces);
         assert!(c.pass_through);

@@ -11,8 +11,15 @@
 //!
 //! A render *has identity* when env, pr or namespace comes from a layer; only then is `app`
 //! resolved and validated. Two layers that disagree produce a warning naming both.
+//!
+//! A preview's namespace is checked against its sandbox ([`crate::config::policy`]) whatever
+//! layer or template it comes from: never a system namespace, a protected one, or an
+//! environment's.
+
+use std::sync::Arc;
 
 use crate::config::gitops_yaml::{Environment, GitopsConfig};
+use crate::config::policy::{self, Policy, Sandbox};
 use crate::diag::Warning;
 use crate::error::{Error, Result};
 use crate::naming;
@@ -48,6 +55,10 @@ pub struct IdentityRequest {
     /// The rendered directory's name inside the repository (`None` at the root), the last
     /// default for `app`.
     pub dir_name: Option<String>,
+    /// The platform policy, when the render applies one (`generate`, `preview up`,
+    /// `render --policy`); `None`: gitops.yaml is trusted to set a preview's sandbox
+    /// (DESIGN.md §3).
+    pub policy: Option<Arc<Policy>>,
 }
 
 impl IdentityRequest {
@@ -117,6 +128,8 @@ impl Identity {
 pub struct Resolved {
     pub identity: Identity,
     pub environment: Option<Environment>,
+    /// What a preview may carry and where it may go.
+    pub sandbox: Sandbox,
     pub warnings: Vec<Warning>,
 }
 
@@ -186,9 +199,11 @@ pub fn resolve(req: &IdentityRequest, config: Option<&GitopsConfig>) -> Result<R
         return Ok(Resolved {
             identity,
             environment: None,
+            sandbox: Sandbox::default(),
             warnings,
         });
     }
+    let sandbox = policy::sandbox(config, req.policy.as_ref(), identity.is_preview())?;
 
     // The environment whose settings apply: the named one, or a preview's `from:`.
     let mut environment = None;
@@ -251,9 +266,12 @@ pub fn resolve(req: &IdentityRequest, config: Option<&GitopsConfig>) -> Result<R
 
     if identity.namespace.is_none() {
         identity.namespace = if identity.is_preview() {
-            let template = config.map_or("{app}-pr-{pr}", |c| c.preview.namespace.as_str());
             let suffix_template = config.map_or("-pr-{pr}", |c| c.preview.name_suffix.as_str());
-            Some(preview_namespace(&identity, template, suffix_template))
+            Some(preview_namespace(
+                &identity,
+                &sandbox.namespace_template,
+                suffix_template,
+            ))
         } else {
             environment
                 .as_ref()
@@ -261,9 +279,25 @@ pub fn resolve(req: &IdentityRequest, config: Option<&GitopsConfig>) -> Result<R
                 .or_else(|| req.argocd_app_namespace.clone().filter(|n| !n.is_empty()))
         };
     }
+    if let (true, Some(ns)) = (identity.is_preview(), &identity.namespace) {
+        if let Some(p) = sandbox.protection(ns) {
+            let from = match &namespace {
+                Some(n) => n.source.clone(),
+                None => format!(
+                    "the preview namespace template {:?}",
+                    sandbox.namespace_template
+                ),
+            };
+            return Err(Error::Usage(format!(
+                "a preview may not render into namespace {ns} (from {from}): it is {}; a preview owns its namespace, and closing the pull request deletes it",
+                p.why
+            )));
+        }
+    }
     Ok(Resolved {
         identity,
         environment,
+        sandbox,
         warnings,
     })
 }

@@ -1,5 +1,6 @@
-//! Configuration: gitops.yaml ([`gitops_yaml`]) and the identity of a render ([`identity`]).
-//! Everything here is validated once, before anything is rendered, and is immutable after.
+//! Configuration: gitops.yaml ([`gitops_yaml`]), the platform policy and a preview's sandbox
+//! ([`policy`]), and the identity of a render ([`identity`]). Everything here is validated
+//! once, before anything is rendered, and is immutable after.
 
 pub mod gitops_yaml;
 pub mod identity;
@@ -7,3 +8,4 @@ pub mod policy;
 
 pub use gitops_yaml::{Environment, GitopsConfig, RenameMode};
 pub use identity::{Identity, IdentityRequest, Resolved, Sourced};
+pub use policy::{Policy, Sandbox};

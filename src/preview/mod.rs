@@ -188,6 +188,7 @@ fn push_dirs(
 pub fn up(
     dir: &str,
     identity: IdentityRequest,
+    policy: crate::config::policy::Policy,
     repo: &Path,
     push: bool,
     warnings: &mut Vec<Warning>,
@@ -200,7 +201,7 @@ pub fn up(
         path: dir.to_string(),
         identity,
         // Pull-request content rendered in CI: sandboxed like Argo CD's generate.
-        policy: Some(crate::config::policy::Policy::default()),
+        policy: Some(policy),
         ..Request::default()
     };
     let rendered = render::render(&req, &mut std::io::empty(), warnings)?;

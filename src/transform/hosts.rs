@@ -5,11 +5,26 @@
 //! `{label}` is the host's first DNS label and `{rest}` everything after it; `{pr}`, `{app}`
 //! and `{env}` are the identity. A host that the template could have produced already is kept,
 //! so re-rendering is idempotent. A wildcard host keeps its `*.` and rewrites the rest.
+//!
+//! Bounded for hostile input: a template is at most [`MAX_TEMPLATE_BYTES`] with `{label}`
+//! and `{rest}` at most once each ([`template_problem`], checked when gitops.yaml is read),
+//! hosts longer than a DNS name ([`MAX_HOST_BYTES`]) are left alone with a warning, and
+//! "already rewritten" is decided by simulating the template as a small automaton over the
+//! host, in time linear in the host for any template (no backtracking). A valid host whose
+//! preview host would not be valid (a label over 63 characters) is refused, never emitted.
 
 use crate::diag::Warning;
+use crate::error::Error;
 use crate::model::{Loc, Object, fieldspec};
 use crate::transform::Ctx;
 use crate::yaml::Node;
+
+/// Longest `preview.hosts` template: a host name's length.
+pub const MAX_TEMPLATE_BYTES: usize = 253;
+
+/// Longest host rewritten: the longest DNS name. No valid host is longer, so a longer one
+/// cannot be production's host; it is left alone with a warning.
+pub const MAX_HOST_BYTES: usize = 253;
 
 /// (group, kind, path to host strings)
 const HOST_FIELDS: &[(&str, &str, &[&str])] = &[
@@ -42,7 +57,12 @@ const HOST_FIELDS: &[(&str, &str, &[&str])] = &[
     ("cert-manager.io", "Certificate", &["spec", "commonName"]),
 ];
 
-pub fn apply(objects: &mut [Object], ctx: &Ctx, warnings: &mut Vec<Warning>) {
+pub fn apply(
+    objects: &mut [Object],
+    ctx: &Ctx,
+    warnings: &mut Vec<Warning>,
+    refusals: &mut Vec<Error>,
+) {
     let template = ctx.identity.expand(&ctx.config.preview.hosts);
     for o in objects.iter_mut() {
         for (group, kind, path) in HOST_FIELDS {
@@ -51,15 +71,33 @@ pub fn apply(objects: &mut [Object], ctx: &Ctx, warnings: &mut Vec<Warning>) {
             }
             let file = o.file.clone();
             let label = o.label();
-            let wants = |n: &Node| n.as_str().is_some_and(|h| rewrite(h, &template) != h);
+            let wants = |n: &Node| {
+                n.as_str()
+                    .is_some_and(|h| rewrite(h, &template) != h || h.len() > MAX_HOST_BYTES)
+            };
             fieldspec::visit_mut(&mut o.node, path, &wants, &mut |n| {
                 let Some(host) = n.as_str().map(str::to_string) else {
                     return;
                 };
+                let loc = Loc::new(&file, n.pos);
+                if host.len() > MAX_HOST_BYTES {
+                    warnings.push(Warning::at(
+                        loc,
+                        format!("{label}: host of {} bytes is not a valid host name (at most {MAX_HOST_BYTES}); left as it is", host.len()),
+                    ));
+                    return;
+                }
                 let new = rewrite(&host, &template);
+                if is_valid_host(&host) && !is_valid_host(&new) {
+                    refusals.push(Error::Refused {
+                        loc,
+                        msg: format!("{label}: the preview host for {host:?} would be {new:?}, which is not a valid host name (DNS labels of at most 63 characters, 253 in all); shorten the host or choose a shorter preview.hosts template"),
+                    });
+                    return;
+                }
                 if host.starts_with("*.") {
                     warnings.push(Warning::at(
-                        Loc::new(&file, n.pos),
+                        loc,
                         format!("{label}: wildcard host {host:?} becomes {new:?} in this preview; check that DNS and certificates cover it"),
                     ));
                 }
@@ -69,9 +107,73 @@ pub fn apply(objects: &mut [Object], ctx: &Ctx, warnings: &mut Vec<Warning>) {
     }
 }
 
+/// Why a `preview.hosts` template is unusable, if it is: it must hold `{pr}` (or previews
+/// would take the same hosts), only the placeholders `{label}`, `{rest}`, `{pr}`, `{app}` and
+/// `{env}`, `{label}` and `{rest}` at most once each, fit in [`MAX_TEMPLATE_BYTES`], and give
+/// a valid host name.
+pub fn template_problem(t: &str) -> Option<String> {
+    const HELP: &str = "(placeholders: {label}, {rest}, {pr}, {app}, {env})";
+    if t.len() > MAX_TEMPLATE_BYTES {
+        return Some(format!(
+            "is longer than {MAX_TEMPLATE_BYTES} bytes, the longest host name"
+        ));
+    }
+    if !t.contains("{pr}") {
+        return Some(format!(
+            "must contain {{pr}}, or previews would take the same hosts {HELP}"
+        ));
+    }
+    let mut rest = t;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open..];
+        let Some(close) = after.find('}') else {
+            return Some(format!("has an unclosed '{{' {HELP}"));
+        };
+        let name = &after[..=close];
+        if !["{label}", "{rest}", "{pr}", "{app}", "{env}"].contains(&name) {
+            return Some(format!("has an unknown placeholder {name} {HELP}"));
+        }
+        rest = &after[close + 1..];
+    }
+    for once in ["{label}", "{rest}"] {
+        if t.matches(once).count() > 1 {
+            return Some(format!("may hold {once} only once"));
+        }
+    }
+    let sample = t
+        .replace("{label}", "shop")
+        .replace("{rest}", "example.com")
+        .replace("{pr}", "1")
+        .replace("{app}", "app")
+        .replace("{env}", "env");
+    if sample.contains('}') || !is_valid_host(&sample) {
+        return Some(format!(
+            "must give a host name (for shop.example.com it gives {sample:?}) {HELP}"
+        ));
+    }
+    None
+}
+
+/// Whether `h` is a host name a preview may be given: DNS labels of lowercase letters, digits
+/// and `-` (not at either end), at most 63 characters each and 253 in all, optionally behind
+/// a `*.` wildcard.
+pub fn is_valid_host(h: &str) -> bool {
+    let h = h.strip_prefix("*.").unwrap_or(h);
+    !h.is_empty()
+        && h.len() <= MAX_HOST_BYTES
+        && h.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+}
+
 /// The preview host for `host`, given the template with identity placeholders expanded.
 pub fn rewrite(host: &str, template: &str) -> String {
-    if host.is_empty() || already(host, template) {
+    if host.is_empty() || host.len() > MAX_HOST_BYTES || already(host, template) {
         return host.to_string();
     }
     if let Some(rest) = host.strip_prefix("*.") {
@@ -82,39 +184,115 @@ pub fn rewrite(host: &str, template: &str) -> String {
     out.trim_end_matches('.').to_string()
 }
 
-/// Whether `host` is something the template produces (`{label}` one DNS label, `{rest}` any
-/// text).
+/// Whether `host` is something [`rewrite`] produces: the template with `{label}` one
+/// non-empty DNS label and `{rest}` any text, trailing dots trimmed. So `host` is in when
+/// `host` followed by some dots matches the template; a host ending with a dot never is.
 fn already(host: &str, template: &str) -> bool {
     let host = host.strip_prefix("*.").unwrap_or(host);
-    let (label_free, rest_free) = (template.contains("{label}"), template.contains("{rest}"));
-    if !label_free && !rest_free {
-        return host == template;
+    if host.ends_with('.') {
+        return false;
     }
-    matches(template.as_bytes(), host.as_bytes())
-        || (!host.contains('.')
-            && matches(template.replace(".{rest}", "").as_bytes(), host.as_bytes()))
+    let nfa = Nfa::new(template);
+    let mut states = nfa.start();
+    for &c in host.as_bytes() {
+        states = nfa.step(&states, c);
+        if !states.iter().any(|&s| s) {
+            return false;
+        }
+    }
+    // Trailing dots the rewrite trimmed: the state set can only change so many times.
+    for _ in 0..=nfa.toks.len() {
+        if nfa.accepts(&states) {
+            return true;
+        }
+        states = nfa.step(&states, b'.');
+        if !states.iter().any(|&s| s) {
+            return false;
+        }
+    }
+    false
 }
 
-/// Matches `{label}` against one non-empty DNS label and `{rest}` against anything.
-fn matches(t: &[u8], h: &[u8]) -> bool {
-    if let Some(after) = t.strip_prefix(b"{label}") {
-        return (1..=h.len())
-            .take_while(|&i| h[i - 1] != b'.')
-            .any(|i| matches(after, &h[i..]));
+/// One element of a template as a pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tok {
+    Lit(u8),
+    /// The first character of `{label}`: anything but a dot.
+    Label,
+    /// The rest of `{label}`: any number of non-dots.
+    LabelMore,
+    /// `{rest}`: any number of any characters.
+    Rest,
+}
+
+/// A template as a non-deterministic automaton (Thompson's construction): state `i` is
+/// "about to match `toks[i]`", and a set of states is simulated over the host, so matching
+/// is O(host × template) whatever the template holds.
+struct Nfa {
+    toks: Vec<Tok>,
+}
+
+impl Nfa {
+    fn new(template: &str) -> Nfa {
+        let mut toks = Vec::with_capacity(template.len());
+        let mut t = template.as_bytes();
+        while let Some(&c) = t.first() {
+            if let Some(after) = t.strip_prefix(b"{label}") {
+                toks.extend([Tok::Label, Tok::LabelMore]);
+                t = after;
+            } else if let Some(after) = t.strip_prefix(b"{rest}") {
+                toks.push(Tok::Rest);
+                t = after;
+            } else {
+                toks.push(Tok::Lit(c));
+                t = &t[1..];
+            }
+        }
+        Nfa { toks }
     }
-    if let Some(after) = t.strip_prefix(b"{rest}") {
-        return (0..=h.len()).any(|i| matches(after, &h[i..]));
+
+    /// Adds the states reachable without consuming anything (past a star).
+    fn close(&self, set: &mut [bool]) {
+        for i in 0..self.toks.len() {
+            if set[i] && matches!(self.toks[i], Tok::LabelMore | Tok::Rest) {
+                set[i + 1] = true;
+            }
+        }
     }
-    match (t.first(), h.first()) {
-        (None, None) => true,
-        (Some(a), Some(b)) if a == b => matches(&t[1..], &h[1..]),
-        _ => false,
+
+    fn start(&self) -> Vec<bool> {
+        let mut set = vec![false; self.toks.len() + 1];
+        set[0] = true;
+        self.close(&mut set);
+        set
+    }
+
+    fn step(&self, set: &[bool], c: u8) -> Vec<bool> {
+        let mut next = vec![false; set.len()];
+        for (i, tok) in self.toks.iter().enumerate() {
+            if !set[i] {
+                continue;
+            }
+            match *tok {
+                Tok::Lit(b) if b == c => next[i + 1] = true,
+                Tok::Label if c != b'.' => next[i + 1] = true,
+                Tok::LabelMore if c != b'.' => next[i] = true,
+                Tok::Rest => next[i] = true,
+                _ => {}
+            }
+        }
+        self.close(&mut next);
+        next
+    }
+
+    fn accepts(&self, set: &[bool]) -> bool {
+        set[self.toks.len()]
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::rewrite;
+    use super::{already, is_valid_host, rewrite, template_problem};
 
     const T: &str = "{label}-pr-7.{rest}";
 
@@ -140,5 +318,109 @@ mod tests {
             rewrite("pr-7.shop.example.com", "pr-7.{label}.{rest}"),
             "pr-7.shop.example.com"
         );
+    }
+
+    /// Re-rendering keeps what a custom template produced, for every kind of host,
+    /// including one-label hosts whose preview host has dots of the template's own.
+    #[test]
+    fn custom_templates_are_idempotent() {
+        let templates = [
+            "{label}-pr-7.{rest}",
+            "pr-7.{label}.{rest}",
+            "pr-7-{label}.{rest}",
+            "{label}.pr-7.{rest}",
+            "{label}.pr-7.previews.example.net",
+            "pr-7.{rest}",
+            "pr-7.previews.example.net",
+            "{label}-shop-pr-7.{rest}",
+        ];
+        let hosts = [
+            "shop.example.com",
+            "localhost",
+            "a.b",
+            "api.shop.example.com",
+            "*.apps.example.com",
+            "shop-pr-7.example.com",
+            "pr-7.example.com",
+        ];
+        for t in templates {
+            assert_eq!(template_problem(&t.replace('7', "{pr}")), None, "{t}");
+            for h in hosts {
+                let once = rewrite(h, t);
+                assert!(
+                    already(&once, t),
+                    "{t}: {h} -> {once} is not recognised as rewritten"
+                );
+                assert_eq!(rewrite(&once, t), once, "{t}: {h}");
+                assert!(is_valid_host(&once), "{t}: {h} -> {once}");
+            }
+        }
+        // A host the template could not have produced is rewritten.
+        assert!(!already("shop.example.com", "{label}-pr-7.{rest}"));
+        assert!(!already("shop-pr-7x.example.com", "{label}-pr-7.{rest}"));
+        assert!(!already("pr-7.", "pr-7.{rest}"));
+        // A template that drops the label makes a one-label host invalid: `apply` refuses it.
+        assert_eq!(rewrite("localhost", "{rest}.pr-7"), ".pr-7");
+        assert!(!is_valid_host(".pr-7"));
+    }
+
+    #[test]
+    fn templates_are_checked() {
+        for (t, want) in [
+            ("{label}-pr-{pr}.{rest}", None),
+            ("pr-{pr}.{label}.{rest}", None),
+            ("{label}.{rest}", Some("must contain {pr}")),
+            ("{rest}{rest}-{pr}", Some("may hold {rest} only once")),
+            (
+                "{label}{label}-{pr}.{rest}",
+                Some("may hold {label} only once"),
+            ),
+            (
+                "{label}-{pr}.{host}",
+                Some("has an unknown placeholder {host}"),
+            ),
+            (
+                "{label-{pr}",
+                Some("has an unknown placeholder {label-{pr}"),
+            ),
+            ("{label}-pr-{pr}.{rest", Some("has an unclosed '{'")),
+            ("{label}_pr_{pr}.{rest}", Some("must give a host name")),
+            ("{label}-PR-{pr}.{rest}", Some("must give a host name")),
+            ("-{pr}.{rest}", Some("must give a host name")),
+        ] {
+            let got = template_problem(t);
+            match want {
+                None => assert_eq!(got, None, "{t}"),
+                Some(w) => assert!(
+                    got.as_deref().is_some_and(|g| g.starts_with(w)),
+                    "{t}: {got:?}"
+                ),
+            }
+        }
+        let long = format!("{}-{{pr}}.{{rest}}", "a".repeat(250));
+        assert!(template_problem(&long).is_some_and(|g| g.contains("longer than 253")));
+    }
+
+    /// Issue 8: `{rest}{rest}...{pr}x` against a long host took more than 5 s (backtracking).
+    /// Unchecked templates now match in linear time, and hosts are bounded.
+    #[test]
+    fn hostile_templates_match_in_linear_time() {
+        let template = format!("{}7x", "{rest}".repeat(200));
+        let host = format!("{}.example.com", "a".repeat(240));
+        assert!(!already(&host, &template));
+        let long = "a.".repeat(10_000);
+        assert_eq!(rewrite(&long, &template), long);
+        let many = format!("{}7x", "{label}".repeat(200));
+        assert!(!already(&host, &many));
+    }
+
+    #[test]
+    fn valid_hosts() {
+        assert!(is_valid_host("shop.example.com"));
+        assert!(is_valid_host("*.example.com"));
+        assert!(!is_valid_host(&format!("{}.example.com", "a".repeat(64))));
+        assert!(!is_valid_host("Shop.example.com"));
+        assert!(!is_valid_host("shop..example.com"));
+        assert!(!is_valid_host("${HOST}"));
     }
 }

@@ -36,7 +36,7 @@ pub mod refs;
 
 use std::sync::Arc;
 
-use crate::config::{Environment, GitopsConfig, Identity};
+use crate::config::{Environment, GitopsConfig, Identity, Sandbox};
 use crate::diag::Warning;
 use crate::error::{Error, Result};
 use crate::model::scope::{Class, Scopes};
@@ -107,6 +107,9 @@ pub struct Ctx {
     pub config: GitopsConfig,
     /// Which objects are output (the rest is the app-wide context).
     pub view: AppView,
+    /// A preview's sandbox: gitops.yaml's preview keys as the platform policy lets them
+    /// apply. Steps read the sandbox, never gitops.yaml's `preview.allowClusterScoped`.
+    pub sandbox: Sandbox,
 }
 
 impl Ctx {
@@ -299,7 +302,7 @@ fn analyze_all(mut input: Input, ctx: &Ctx, explain: bool) -> Analysis {
     rec.after(&input.objects, "reference");
     if ctx.identity.is_preview() {
         rec.before(&input.objects);
-        hosts::apply(&mut input.objects, ctx, &mut warnings);
+        hosts::apply(&mut input.objects, ctx, &mut warnings, &mut refusals);
         rec.after(&input.objects, "preview host");
     }
     rec.before(&input.objects);

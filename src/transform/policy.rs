@@ -2,7 +2,9 @@
 //!
 //! [`place`] decides, before anything is renamed, what each object is in this render. A
 //! preview is a sandbox: every namespaced object lands in the preview namespace, and a
-//! cluster-scoped object is refused unless `preview.allowClusterScoped` lists its kind. Of
+//! cluster-scoped object is refused unless the sandbox allows its kind
+//! ([`crate::config::policy::Sandbox`]: gitops.yaml's `preview.allowClusterScoped`, as far as
+//! the platform policy lets it). Of
 //! the allowed ones, composite and managed resources are instances (suffixed like any other
 //! object), everything else is a shared definition: it keeps its name, gets no identity
 //! labels, and gets `Prune=false,Delete=false` so that closing a pull request never deletes
@@ -82,7 +84,7 @@ pub fn place(
             Placement::Namespaced
         } else if !preview {
             Placement::Cluster
-        } else if ctx.config.preview.allow_cluster_scoped.contains(&o.gk) {
+        } else if ctx.sandbox.allows(&o.gk) {
             if matches!(class.role, Role::Composite | Role::Managed) {
                 Placement::ClusterInstance
             } else {
@@ -92,9 +94,9 @@ pub fn place(
             refusals.push(Error::Refused {
                 loc: o.loc(),
                 msg: format!(
-                    "{} is cluster-scoped, and a preview may only carry namespaced objects (every preview would share it, and closing one would delete it for all); list {} under preview.allowClusterScoped in gitops.yaml to allow it",
+                    "{} is cluster-scoped, and a preview may only carry namespaced objects (every preview would share it, and closing one would delete it for all); {}",
                     o.label(),
-                    o.gk
+                    ctx.sandbox.how_to_allow(&o.gk)
                 ),
             });
             Placement::Refused
