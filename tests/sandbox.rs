@@ -753,3 +753,70 @@ fn hosts_longer_than_a_dns_name_are_left_alone_with_a_warning() {
         "{out}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The examples the README points to
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn the_example_policy_renders_the_example_preview() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = run(
+        root,
+        &[
+            "render",
+            "testdata/my-microservice",
+            "--pr",
+            "123",
+            "--policy",
+            "examples/policy/policy.yaml",
+        ],
+        &[],
+    );
+    out.ok();
+    assert!(
+        out.stdout.contains("namespace: my-microservice-pr-123\n"),
+        "{out}"
+    );
+    // The same bytes as a trusted render: the example gitops.yaml widens nothing.
+    let trusted = run(
+        root,
+        &["render", "testdata/my-microservice", "--pr", "123"],
+        &[],
+    );
+    assert_eq!(out.stdout, trusted.stdout);
+}
+
+#[test]
+fn the_example_appproject_admits_the_example_previews_only() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let project = fs::read_to_string(root.join("examples/appprojects/previews.yaml")).unwrap();
+    let out = run(root, &["render", "examples/appprojects/previews.yaml"], &[]);
+    out.ok();
+    assert_eq!(out.kinds(), ["AppProject"]);
+    assert!(project.contains("    namespace: '*-pr-*'\n"));
+    // Argo CD matches destinations with glob patterns: `*-pr-*` admits the previews'
+    // namespaces and none of the system or environment namespaces.
+    let glob = |name: &str| {
+        name.split_once("-pr-")
+            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+    };
+    for ns in ["my-microservice-pr-123", "shop-pr-7"] {
+        assert!(glob(ns), "{ns}");
+    }
+    for ns in [
+        "kube-system",
+        "argocd",
+        "default",
+        "my-microservice",
+        "my-microservice-dev",
+    ] {
+        assert!(!glob(ns), "{ns}");
+    }
+    let appset =
+        fs::read_to_string(root.join("examples/applicationsets/pull-requests.yaml")).unwrap();
+    assert!(
+        appset.contains("      project: previews\n"),
+        "the preview ApplicationSet uses it"
+    );
+}
