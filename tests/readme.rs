@@ -59,11 +59,19 @@ fn the_readme_limits_are_the_codes() {
         ("one manifest file, or standard input", size(MAX_FILE_BYTES)),
         ("one input, all files together", size(MAX_TOTAL_BYTES)),
         (
-            "alias expansion",
-            format!("{} nodes per stream", thousands(limits.max_alias_nodes)),
+            "nodes copied by alias expansion",
+            format!("{} per input", thousands(limits.max_alias_nodes)),
         ),
         (
-            "nesting of collections",
+            "text copied by alias expansion",
+            format!("{} per input", size(limits.max_alias_bytes as u64)),
+        ),
+        (
+            "nodes (keys, values, items)",
+            format!("{} per input", thousands(limits.max_nodes)),
+        ),
+        (
+            "nesting of collections, aliases included",
             format!("{} levels", limits.max_depth),
         ),
         ("the platform policy file", size(MAX_POLICY_BYTES)),
