@@ -427,17 +427,20 @@ fn the_policy_is_named_only_by_the_sidecar_and_read_with_care() {
         "ARGOCD_ENV_ARGOCD_ENV_GITOPS_POLICY",
     ] {
         repo.generate("shop", &[pr, (name, "/etc/policy.yaml")])
-            .refused(name, &["sidecar's own GITOPS_POLICY"]);
+            .refused(&format!("error: {name}"), &["sidecar's own GITOPS_POLICY"]);
     }
     // Relative paths would be read from the checkout; so would a path inside it.
     repo.generate("shop", &[pr, ("GITOPS_POLICY", "policy.yaml")])
         .refused(
-            "GITOPS_POLICY \"policy.yaml\" must be an absolute path",
+            "error: GITOPS_POLICY \"policy.yaml\" must be an absolute path",
             &[],
         );
     let inside = repo.path("shop/policy.yaml");
     repo.generate("shop", &[pr, ("GITOPS_POLICY", inside.to_str().unwrap())])
-        .refused("GITOPS_POLICY", &["inside the repository being rendered"]);
+        .refused(
+            "error: GITOPS_POLICY",
+            &["inside the repository being rendered"],
+        );
     // Not a regular file, too large, unknown keys: refused, located.
     let outside = tempfile::tempdir().unwrap();
     let fifo = outside.path().join("fifo.yaml");
@@ -489,11 +492,12 @@ fn previews_never_target_system_namespaces() {
     let repo = Repo::new();
     repo.write("shop/cm.yaml", CONFIGMAP);
     for ns in ["kube-system", "kube-public", "kube-node-lease", "default"] {
-        let want = format!("a preview may not render into namespace {ns} (from --namespace)");
+        let want =
+            format!("error: a preview may not render into namespace {ns} (from --namespace)");
         repo.run(&["render", "shop", "--pr", "3", "--namespace", ns])
             .refused(&want, &["a Kubernetes system namespace"]);
         let want = format!(
-            "a preview may not render into namespace {ns} (from ARGOCD_ENV_GITOPS_NAMESPACE)"
+            "error: a preview may not render into namespace {ns} (from ARGOCD_ENV_GITOPS_NAMESPACE)"
         );
         repo.generate(
             "shop",
@@ -508,12 +512,12 @@ fn previews_never_target_system_namespaces() {
         repo.generate("shop", &[("ARGOCD_APP_PARAMETERS", &params)])
             .refused(
                 &format!(
-                    "a preview may not render into namespace {ns} (from plugin parameter namespace)"
+                    "error: a preview may not render into namespace {ns} (from plugin parameter namespace)"
                 ),
                 &[],
             );
         let want = format!(
-            "a preview may not render into namespace {ns} (from GITOPS_NAMESPACE (sidecar environment))"
+            "error: a preview may not render into namespace {ns} (from GITOPS_NAMESPACE (sidecar environment))"
         );
         repo.generate(
             "shop",
@@ -551,19 +555,19 @@ fn previews_never_target_protected_or_environment_namespaces() {
     );
     repo.run(&["render", "shop", "--pr", "3", "--namespace", "argocd"])
         .refused(
-            "a preview may not render into namespace argocd (from --namespace)",
+            "error: a preview may not render into namespace argocd (from --namespace)",
             &["preview.protectedNamespaces in shop/gitops.yaml"],
         );
     // From the template.
     repo.run(&["render", "shop", "--pr", "13"]).refused(
-        "a preview may not render into namespace shop-pr-13 (from the preview namespace template \"{app}-pr-{pr}\")",
+        "error: a preview may not render into namespace shop-pr-13 (from the preview namespace template \"{app}-pr-{pr}\")",
         &[],
     );
     // An environment's namespace: the preview's Namespace would be deleted with the PR.
     for ns in ["shop", "shop-dev"] {
         repo.run(&["render", "shop", "--pr", "3", "--namespace", ns])
             .refused(
-                &format!("a preview may not render into namespace {ns} (from --namespace)"),
+                &format!("error: a preview may not render into namespace {ns} (from --namespace)"),
                 &["'s namespace in shop/gitops.yaml"],
             );
     }
@@ -580,7 +584,7 @@ fn previews_never_target_protected_or_environment_namespaces() {
         "policy.yaml",
     ])
     .refused(
-        "a preview may not render into namespace vault (from --namespace)",
+        "error: a preview may not render into namespace vault (from --namespace)",
         &["protected by the platform policy policy.yaml"],
     );
     let other = Repo::new();
@@ -589,12 +593,15 @@ fn previews_never_target_protected_or_environment_namespaces() {
     other
         .run(&["render", "shop", "--pr", "3", "--policy", "policy.yaml"])
         .refused(
-            "a preview may not render into namespace default (from the preview namespace template \"default\")",
+            "error: a preview may not render into namespace default (from the preview namespace template \"default\")",
             &[],
         );
     // gitops.yaml's list adds to the built-in one, never replaces it.
     repo.run(&["render", "shop", "--pr", "3", "--namespace", "kube-system"])
-        .refused("a preview may not render into namespace kube-system", &[]);
+        .refused(
+            "error: a preview may not render into namespace kube-system",
+            &[],
+        );
 }
 
 // ---------------------------------------------------------------------------------------------
