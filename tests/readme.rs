@@ -5,7 +5,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use kubectl_gitops::config::policy::MAX_POLICY_BYTES;
+use kubectl_gitops::config::gitops_yaml::{MAX_EXCLUDE_LEN, MAX_EXCLUDES};
+use kubectl_gitops::config::policy::{DEFAULT_BUILD_TIMEOUT_SECONDS, MAX_POLICY_BYTES};
 use kubectl_gitops::source::{MAX_FILE_BYTES, MAX_TOTAL_BYTES};
 use kubectl_gitops::transform::hosts::{MAX_HOST_BYTES, MAX_TEMPLATE_BYTES};
 use kubectl_gitops::yaml::parse::Limits;
@@ -82,6 +83,12 @@ fn the_readme_limits_are_the_codes() {
         (
             "a host rewritten in a preview (longer ones are left alone, with a warning)",
             size(MAX_HOST_BYTES as u64),
+        ),
+        ("`exclude:` globs in gitops.yaml", thousands(MAX_EXCLUDES)),
+        ("one `exclude:` glob", size(MAX_EXCLUDE_LEN as u64)),
+        (
+            "a kustomize or Helm build (the policy's `build.timeoutSeconds`)",
+            format!("{DEFAULT_BUILD_TIMEOUT_SECONDS} s"),
         ),
     ];
     let got = table();

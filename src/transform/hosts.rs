@@ -173,7 +173,13 @@ pub fn is_valid_host(h: &str) -> bool {
 
 /// The preview host for `host`, given the template with identity placeholders expanded.
 pub fn rewrite(host: &str, template: &str) -> String {
-    if host.is_empty() || host.len() > MAX_HOST_BYTES || already(host, template) {
+    // A host with an empty first label (`.example.com`) is no host at all, and `{label}`
+    // could not be matched back: it is left alone, like one over the length of a DNS name.
+    if host.is_empty()
+        || host.starts_with('.')
+        || host.len() > MAX_HOST_BYTES
+        || already(host, template)
+    {
         return host.to_string();
     }
     if let Some(rest) = host.strip_prefix("*.") {
@@ -359,6 +365,10 @@ mod tests {
         assert!(!already("shop.example.com", "{label}-pr-7.{rest}"));
         assert!(!already("shop-pr-7x.example.com", "{label}-pr-7.{rest}"));
         assert!(!already("pr-7.", "pr-7.{rest}"));
+        // Hosts that are no hosts stay as they are, so rendering twice changes nothing.
+        for h in [".example.com", "*..example.com", "."] {
+            assert_eq!(rewrite(h, "{label}-pr-7.{rest}"), h);
+        }
         // A template that drops the label makes a one-label host invalid: `apply` refuses it.
         assert_eq!(rewrite("localhost", "{rest}.pr-7"), ".pr-7");
         assert!(!is_valid_host(".pr-7"));
