@@ -501,12 +501,15 @@ pub fn plain_is_safe(s: &str) -> bool {
     if s.ends_with(' ') || s.contains("  ") {
         return false;
     }
-    let word = s.to_ascii_lowercase();
-    if matches!(
-        word.as_str(),
-        "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null"
-    ) {
+    const WORDS: [&str; 9] = ["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
+    if s.len() <= 5 && WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
         return false;
+    }
+    if s.is_ascii() {
+        // The common case (names, label keys and values), byte by byte.
+        return s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._/=,@+% ".contains(&b));
     }
     s.chars().all(|c| {
         c.is_alphanumeric()

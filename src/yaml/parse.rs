@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as PSpan, Tag};
 
 use super::split::{self, Piece};
-use super::{Edit, Extra, Node, Pos, Scalar, Span, Style, Value, is_merge_key, key_text};
+use super::{Edit, Extra, Node, Pos, Scalar, Span, Style, Value, is_merge_key, key_is, key_text};
 
 /// Bounds on what one input (all its files together) may cost.
 #[derive(Clone, Debug)]
@@ -563,24 +563,30 @@ impl<'a> Builder<'a, '_> {
                     *key = Some(node);
                 }
                 Some(k) => {
-                    if is_merge_key(&k) && !valid_merge(&node) {
+                    let merge = is_merge_key(&k);
+                    if merge && !valid_merge(&node) {
                         return Err(ParseError::BadMerge { pos: node.pos });
                     }
-                    let text = (!is_merge_key(&k))
-                        .then(|| key_text(&k).map(|t| t.into_owned()))
-                        .flatten();
                     let Value::Map(entries) = &mut map.value else {
                         return Ok(());
                     };
-                    let dup = text.as_ref().and_then(|t| match index {
-                        Some(ix) => ix.get(t).copied(),
-                        None => entries.iter().position(|(ek, _)| {
-                            !is_merge_key(ek) && key_text(ek).as_deref() == Some(t.as_str())
-                        }),
-                    });
+                    // Duplicate detection compares Kubernetes' JSON keys (`a` and `"a"` are
+                    // the same key), without allocating for the common plain key.
+                    let dup = if merge {
+                        None
+                    } else {
+                        let text = key_text(&k);
+                        match (index.as_ref(), text.as_deref()) {
+                            (Some(ix), Some(t)) => ix.get(t).copied(),
+                            (None, Some(t)) => entries
+                                .iter()
+                                .position(|(ek, _)| !is_merge_key(ek) && key_is(ek, t)),
+                            _ => None,
+                        }
+                    };
                     if let Some(i) = dup {
+                        let t = key_text(&k).map(|t| t.into_owned()).unwrap_or_default();
                         let first = entries[i].0.pos;
-                        let t = text.clone().unwrap_or_default();
                         self.warnings.push(ParseWarning {
                             pos: k.pos,
                             msg: format!(
@@ -599,17 +605,15 @@ impl<'a> Builder<'a, '_> {
                                 }
                             }
                         }
-                    }
-                    if dup.is_some() {
-                        map.extra_mut()
-                            .shadowed
-                            .push(text.clone().unwrap_or_default().into_boxed_str());
+                        map.extra_mut().shadowed.push(t.into_boxed_str());
                     }
                     let Value::Map(entries) = &mut map.value else {
                         return Ok(());
                     };
-                    if let (Some(ix), Some(t)) = (index.as_mut(), text) {
-                        ix.insert(t, entries.len());
+                    if let Some(ix) = index.as_mut() {
+                        if let (false, Some(t)) = (merge, key_text(&k)) {
+                            ix.insert(t.into_owned(), entries.len());
+                        }
                     }
                     entries.push((k, node));
                     if index.is_none() && entries.len() >= 16 {

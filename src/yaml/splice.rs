@@ -157,6 +157,21 @@ impl Splicer<'_> {
         self.edits.push(TextEdit { start, end, text });
     }
 
+    /// The document's indentation habits, for text that nests; found once per document, and
+    /// only when such text is written.
+    fn layout_for<'n>(&mut self, nodes: impl IntoIterator<Item = &'n Node>) -> Layout {
+        let nests = nodes.into_iter().any(|n| match &n.value {
+            Value::Scalar(_) => false,
+            Value::Seq(items) => !items.is_empty(),
+            Value::Map(entries) => !entries.is_empty(),
+        });
+        if nests {
+            self.layout()
+        } else {
+            Layout::default()
+        }
+    }
+
     fn layout(&mut self) -> Layout {
         if let Some(l) = self.layout {
             return l;
@@ -298,6 +313,9 @@ impl Splicer<'_> {
                 };
                 dirty |= self.walk(k, key_at, emit)?;
             }
+            if is_clean_leaf(v) {
+                continue;
+            }
             let value_at = At {
                 region: k.span.end as usize,
                 key_end: Some(k.span.end as usize),
@@ -375,6 +393,9 @@ impl Splicer<'_> {
                 groups.push((prev, std::mem::take(&mut pending)));
             }
             prev = Some(i);
+            if is_clean_leaf(item) {
+                continue;
+            }
             let region = if flow || !emit {
                 item.span.start as usize
             } else {
@@ -492,7 +513,7 @@ impl Splicer<'_> {
         new: &[(&Node, &Node)],
         col: usize,
     ) {
-        let layout = self.layout();
+        let layout = self.layout_for(new.iter().map(|(_, v)| *v));
         let mut text = String::new();
         emit::block_entries(&mut text, new, col, layout);
         match after {
@@ -601,7 +622,7 @@ impl Splicer<'_> {
             self.push(start, end, text);
             return;
         }
-        let layout = self.layout();
+        let layout = self.layout_for([n]);
         if at.root {
             emit::block_value(&mut text, n, 0, false, layout);
             let text = text.strip_prefix(' ').unwrap_or(&text);
@@ -689,6 +710,12 @@ impl Splicer<'_> {
             text
         }
     }
+}
+
+/// A scalar read from the source and left alone: nothing to look at (most nodes are these).
+#[inline]
+fn is_clean_leaf(n: &Node) -> bool {
+    n.edit == Edit::Source && n.extra.is_none() && matches!(n.value, Value::Scalar(_))
 }
 
 /// Where a node's text really ends: a block scalar that keeps its trailing line breaks
@@ -847,7 +874,8 @@ pub(crate) fn detect_layout(text: &str) -> Layout {
     let mut step = None;
     let mut seq = None;
     let mut prev: Option<(usize, bool)> = None; // (key column, line ends with a bare `key:`)
-    for line in text.lines() {
+    // The first hundred lines that say something are plenty to learn a document's habits.
+    for line in text.lines().filter(|l| !l.trim().is_empty()).take(100) {
         let content = line.trim_start_matches(' ');
         if content.is_empty() || content.starts_with('#') {
             continue;
