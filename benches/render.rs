@@ -6,7 +6,8 @@
 //! directory, outside the timed section, by `support/generator.rs`.
 //!
 //! The same binary is the generator of `scripts/bench.sh`: with `BENCH_GENERATE_DIR=DIR` and
-//! `BENCH_GENERATE_OBJECTS=N` set it writes a repository of N objects into DIR (the rendered
+//! `BENCH_GENERATE_OBJECTS=N` set (and `BENCH_GENERATE_SHAPE=one-file` for one file of N/5 ×
+//! ConfigMap, Deployment, Service, ServiceAccount and claim) it writes a repository of N objects into DIR (the rendered
 //! directory `DIR/app`, the kustomization beside it in `DIR`), prints `objects files bytes`
 //! on stdout, and exits without benchmarking.
 
@@ -45,14 +46,20 @@ fn generate_for_script(dir: &Path) {
         .and_then(|v| v.parse().ok())
         .expect("BENCH_GENERATE_OBJECTS must be a number of objects");
     std::fs::create_dir_all(dir).expect("create BENCH_GENERATE_DIR");
-    let stats = generator::generate(dir, n).expect("write the generated repository");
+    let stats = match std::env::var("BENCH_GENERATE_SHAPE").as_deref() {
+        // One file of n/5 × (ConfigMap, Deployment, Service, ServiceAccount, claim).
+        Ok("one-file") => generator::generate_one_file(dir, n / 5),
+        _ => generator::generate(dir, n),
+    }
+    .expect("write the generated repository");
     let mut out = std::io::stdout().lock();
     writeln!(out, "{} {} {}", stats.objects, stats.files, stats.bytes).expect("write stdout");
 }
 
-/// Generated repositories, one per size, kept for the whole run.
+/// Generated repositories, one per size and shape, kept for the whole run.
 struct Input {
     n: usize,
+    one_file: bool,
     dir: TempDir,
     bytes: usize,
 }
@@ -62,17 +69,29 @@ static INPUTS: Mutex<Vec<Arc<Input>>> = Mutex::new(Vec::new());
 /// The repository of `n` objects, generated on first use and checked to render without
 /// warnings (every generated reference resolves).
 fn input(n: usize) -> Arc<Input> {
+    input_shaped(n, false)
+}
+
+/// [`input`], or with `one_file` one file of n/5 × (ConfigMap, Deployment, Service,
+/// ServiceAccount, claim).
+fn input_shaped(n: usize, one_file: bool) -> Arc<Input> {
     let mut inputs = INPUTS.lock().expect("inputs lock");
-    if let Some(i) = inputs.iter().find(|i| i.n == n) {
+    if let Some(i) = inputs.iter().find(|i| i.n == n && i.one_file == one_file) {
         return Arc::clone(i);
     }
     let dir = tempfile::Builder::new()
         .prefix("kubectl-gitops-bench-")
         .tempdir()
         .expect("tempdir");
-    let stats = generator::generate(dir.path(), n).expect("generate input");
+    let stats = if one_file {
+        generator::generate_one_file(dir.path(), n / 5)
+    } else {
+        generator::generate(dir.path(), n)
+    }
+    .expect("generate input");
     let input = Arc::new(Input {
         n,
+        one_file,
         dir,
         bytes: stats.bytes,
     });
@@ -127,6 +146,17 @@ fn path_str(p: &Path) -> String {
 }
 
 const SIZES: [usize; 2] = [1_000, 10_000];
+
+/// `render DIR --pr 123` on one file of 2,000 × (ConfigMap, Deployment, Service,
+/// ServiceAccount, claim): no parallel parsing across files.
+#[divan::bench(sample_count = 20)]
+fn render_pr_123_one_file_10k(bencher: Bencher) {
+    let input = input_shaped(10_000, true);
+    let args = pr_123();
+    bencher
+        .counter(BytesCount::new(input.bytes))
+        .bench(|| render_dir(input.dir.path(), &args));
+}
 
 /// `render DIR --pr 123`: a preview of every object (suffix, namespace, references, labels,
 /// selectors, hosts, a new Namespace).

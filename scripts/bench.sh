@@ -11,8 +11,15 @@
 # kustomization sits beside the rendered directory, not in it: kubectl-gitops would build a
 # directory holding one with kustomize.
 #
+# Two shapes: the generator's repository (files of 50 objects in folders), and one file of
+# N/5 × (ConfigMap, Deployment, Service, ServiceAccount, claim) ("one-file", which cannot be
+# parsed in parallel). Besides the median wall time, each row gives the CPU time of one run
+# pinned to one core (`taskset -c 0`, user + system): on a machine others share, it is the
+# steadier number.
+#
 # Environment:
 #   SIZES                  object counts (default "500 1000 2000 4000 10000")
+#   ONE_FILE_SIZES         object counts of the one-file shape (default "10000")
 #   KUSTOMIZE_MAX_OBJECTS  largest size given to kustomize (default 2000: it grows like n²)
 #   RUNS                   timed runs of kubectl-gitops per size (default 10)
 #   KUSTOMIZE              the kustomize command (default: kubectl.1.33 kustomize next to kubectl,
@@ -22,6 +29,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-"500 1000 2000 4000 10000"}
+ONE_FILE_SIZES=${ONE_FILE_SIZES:-"10000"}
 KUSTOMIZE_MAX_OBJECTS=${KUSTOMIZE_MAX_OBJECTS:-2000}
 RUNS=${RUNS:-10}
 
@@ -73,18 +81,28 @@ time_once() {
     tail -1 "$work/time.txt"
 }
 
+# CPU seconds (user + system) of one run of "$@" on one core.
+cpu_once() {
+    local pin=()
+    command -v taskset >/dev/null && pin=(taskset -c 0)
+    /usr/bin/time -f '%U %S' -o "$work/cpu.txt" "${pin[@]}" "$@" >/dev/null
+    tail -1 "$work/cpu.txt" | awk '{ printf "%.3f", $1 + $2 }'
+}
+
 # Top-level objects in $work/out.yaml.
 out_objects() {
     grep -c '^kind:' "$work/out.yaml" || true
 }
 
 rows=()
-for n in $SIZES; do
-    dir=$work/objects-$n
+for spec in $(printf 'dirs:%s ' $SIZES) $(printf 'one-file:%s ' $ONE_FILE_SIZES); do
+    shape=${spec%%:*}
+    n=${spec##*:}
+    dir=$work/$shape-$n
     rm -rf "$dir"
-    read -r objects files bytes < <(BENCH_GENERATE_DIR=$dir BENCH_GENERATE_OBJECTS=$n \
-        cargo bench --bench render --quiet 2>/dev/null)
-    echo "$n objects: $files files, $bytes bytes" >&2
+    read -r objects files bytes < <(BENCH_GENERATE_SHAPE=$shape BENCH_GENERATE_DIR=$dir \
+        BENCH_GENERATE_OBJECTS=$n cargo bench --bench render --quiet 2>/dev/null)
+    echo "$shape $n objects: $files files, $bytes bytes" >&2
 
     # One checked run, for peak RSS: every object plus the preview's Namespace.
     read -r _ rss_kib <<<"$(time_once "$bin" render "$dir/app" --pr 123)"
@@ -93,8 +111,10 @@ for n in $SIZES; do
         exit 1
     fi
     secs=$(time_runs "$bin" render "$dir/app" --pr 123)
+    cpu=$(cpu_once "$bin" render "$dir/app" --pr 123)
 
     ksecs=-
+    ratio=-
     if [[ -n ${KUSTOMIZE:-} && $n -le $KUSTOMIZE_MAX_OBJECTS ]]; then
         echo "  kustomize ($KUSTOMIZE) on $n objects..." >&2
         # shellcheck disable=SC2086 # KUSTOMIZE is a command with arguments
@@ -103,13 +123,14 @@ for n in $SIZES; do
             echo "kustomize printed $(out_objects) objects for $n, expected $objects" >&2
             exit 1
         fi
+        ratio=$(awk -v k="$ksecs" -v g="$secs" 'BEGIN { printf "%.0f", k / g }')
     fi
-    rows+=("$(printf '%8s %12s %18s %14s %12s' "$objects" "$bytes" "$secs" "$ksecs" "$((rss_kib / 1024))")")
+    rows+=("$(printf '%9s %8s %12s %10s %10s %13s %8s %9s' "$shape" "$objects" "$bytes" "$secs" "$cpu" "$ksecs" "$ratio" "$((rss_kib / 1024))")")
 done
 
 echo
-printf '%8s %12s %18s %14s %12s\n' objects bytes "kubectl-gitops s" "kustomize s" "peak RSS MiB"
+printf '%9s %8s %12s %10s %10s %13s %8s %9s\n' shape objects bytes "wall s" "1-core s" "kustomize s" "x faster" "RSS MiB"
 printf '%s\n' "${rows[@]}"
 echo
-echo "kubectl-gitops: render DIR --pr 123, median of $RUNS runs ($([[ $have_hyperfine == yes ]] && echo hyperfine || echo /usr/bin/time))."
+echo "kubectl-gitops: render DIR/app --pr 123: wall s is the median of $RUNS runs ($([[ $have_hyperfine == yes ]] && echo hyperfine || echo /usr/bin/time)); 1-core s is user + system CPU of one run on one core."
 echo "kustomize: ${KUSTOMIZE:-not found}, one run, sizes up to $KUSTOMIZE_MAX_OBJECTS."

@@ -207,8 +207,13 @@ fn deployment(s: &mut String, k: usize, c: &Counts) {
     let name = app_name(k);
     let r = mix(k as u64 ^ 0xd1);
     let cm = app_name(k % c.configmaps.max(1));
-    let secret = app_name(k % c.secrets.max(1));
     let conn = claim_secret(k % c.claims.max(1));
+    // Without Secrets of its own (the one-file shape), the API token comes from the claim's.
+    let secret = if c.secrets == 0 {
+        conn.clone()
+    } else {
+        app_name(k % c.secrets)
+    };
     w!(s, "# Source: {name}/templates/deployment.yaml\n");
     w!(
         s,
@@ -649,6 +654,50 @@ fn kustomization(files: &[String]) -> String {
         w!(s, "  - {f}\n");
     }
     s
+}
+
+/// The second shape of the performance bar (issue 12): one file of `sets` × (ConfigMap,
+/// Deployment, Service, ServiceAccount, claim), each Deployment reading its ConfigMap, running
+/// as its ServiceAccount and reading its claim's connection Secret, each Service selecting its
+/// Deployment. One large file cannot be parsed in parallel, and it holds more, smaller objects
+/// than [`generate`]'s. Written into `dir/app/all.yaml` with gitops.yaml beside it, and the
+/// equivalent kustomization in `dir`.
+pub fn generate_one_file(dir: &Path, sets: usize) -> io::Result<Stats> {
+    let c = Counts {
+        deployments: sets,
+        services: sets,
+        configmaps: sets,
+        claims: sets,
+        service_accounts: sets,
+        ..Counts::default()
+    };
+    let mut docs: Vec<String> = Vec::with_capacity(sets * 5);
+    for k in 0..sets {
+        let mut push = |write: &dyn Fn(&mut String)| {
+            let mut s = String::with_capacity(2048);
+            write(&mut s);
+            docs.push(s);
+        };
+        push(&|s| configmap(s, k));
+        push(&|s| deployment(s, k, &c));
+        push(&|s| service(s, k, &c));
+        push(&|s| service_account(s, k));
+        push(&|s| claim(s, k));
+    }
+    let rel = format!("{RENDERED}/all.yaml");
+    let path = dir.join(&rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let text = docs.join("---\n");
+    std::fs::write(&path, &text)?;
+    std::fs::write(dir.join(RENDERED).join("gitops.yaml"), gitops_yaml())?;
+    std::fs::write(dir.join("kustomization.yaml"), kustomization(&[rel]))?;
+    Ok(Stats {
+        objects: docs.len(),
+        files: 1,
+        bytes: text.len(),
+    })
 }
 
 /// Writes a repository of `n` objects into `dir` (which must exist): the manifests and
