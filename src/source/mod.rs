@@ -33,8 +33,9 @@ pub use build::Builder;
 /// Largest file accepted: 16 MiB. A kustomize build's or helm template's output is held to it
 /// too.
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
-/// Largest input accepted in total: 256 MiB.
-pub const MAX_TOTAL_BYTES: u64 = 256 << 20;
+/// Largest input accepted in total: 48 MiB. With the node budget
+/// ([`crate::yaml::parse::MAX_NODES`]) it keeps a whole render under the sidecar's 512 MiB.
+pub const MAX_TOTAL_BYTES: u64 = 48 << 20;
 
 /// What to render.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -343,8 +344,27 @@ fn utf8(bytes: Vec<u8>, display: &Arc<str>) -> Result<String> {
 /// within it on its own (on several threads when the input is large), then the files' costs
 /// are added up in walk order, so the error names the same file on every run.
 pub fn parse_files(files: &[SourceFile]) -> Result<(Input, Vec<Warning>)> {
-    let limits = Limits::default();
+    let limits = Limits {
+        shared_nodes: Some(std::sync::Arc::default()),
+        ..Limits::default()
+    };
     let parsed = parse_all(files, &limits);
+    // The shared node count may stop whichever parser crosses it first: say it of the input,
+    // at its first file, so the message is the same on every run.
+    if let (Some(first), true) = (
+        files.first(),
+        parsed
+            .iter()
+            .any(|r| matches!(r, Err(crate::yaml::parse::ParseError::TooManyNodes { .. }))),
+    ) {
+        return Err(Error::Yaml {
+            loc: Loc::file(&first.display),
+            source: crate::yaml::parse::ParseError::TooManyNodes {
+                pos: Pos { line: 1, col: 1 },
+                max: limits.max_nodes,
+            },
+        });
+    }
     let mut input = Input::default();
     let mut warnings = Vec::new();
     let mut spent = Budget::default();
@@ -384,7 +404,10 @@ pub fn parse_files(files: &[SourceFile]) -> Result<(Input, Vec<Warning>)> {
 /// the directories outside the rendered path, which are not output. Each file is parsed
 /// within the parser's budget on its own.
 pub fn parse_files_lenient(files: &[SourceFile]) -> (Input, Vec<Warning>) {
-    let limits = Limits::default();
+    let limits = Limits {
+        shared_nodes: Some(std::sync::Arc::default()),
+        ..Limits::default()
+    };
     let parsed = parse_all(files, &limits);
     let mut input = Input::default();
     let mut warnings = Vec::new();

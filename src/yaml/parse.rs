@@ -24,6 +24,12 @@ use super::split::{self, Piece};
 use super::{Edit, Extra, Node, Pos, Scalar, Span, Style, Value, is_merge_key, key_is, key_text};
 
 /// Bounds on what one input (all its files together) may cost.
+///
+/// Files of one input may be parsed on several threads at once: `shared_nodes`, when set,
+/// counts the nodes of all of them as they are built, so that memory stays bounded by the
+/// input's budget however the work is spread (each file's own count is checked too, and the
+/// files' counts are added up in walk order afterwards for a message that names the same
+/// file on every run).
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Nodes that alias expansion may copy.
@@ -34,14 +40,19 @@ pub struct Limits {
     pub max_nodes: usize,
     /// Deepest nesting of collections, alias expansions included.
     pub max_depth: usize,
+    /// Nodes built so far by every parser of this input (see above).
+    pub shared_nodes: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 /// Nodes alias expansion may add to one input.
 pub const MAX_ALIAS_NODES: usize = 250_000;
 /// Bytes of text alias expansion may copy in one input.
 pub const MAX_ALIAS_BYTES: usize = 4 << 20;
-/// Nodes (keys, values, items) in one input.
-pub const MAX_NODES: usize = 8_000_000;
+/// Nodes (keys, values, items) in one input. A node costs about 64 bytes, so the tree of an
+/// input stays under 200 MB, and a whole render under the sidecar's 512 MiB with the input,
+/// the output and the strings that do not fit in a node (measured: DESIGN.md §7 and the
+/// README's limits).
+pub const MAX_NODES: usize = 3_000_000;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -50,6 +61,7 @@ impl Default for Limits {
             max_alias_bytes: MAX_ALIAS_BYTES,
             max_nodes: MAX_NODES,
             max_depth: super::MAX_DEPTH,
+            shared_nodes: None,
         }
     }
 }
@@ -108,7 +120,7 @@ pub enum ParseError {
         "alias expansion exceeds {max} bytes in this input (a large anchored value aliased many times?)"
     )]
     AliasBytes { pos: Pos, max: usize },
-    #[error("more than {max} YAML nodes in this input")]
+    #[error("more than {max} YAML nodes (keys, values, items) in this input")]
     TooManyNodes { pos: Pos, max: usize },
     #[error("alias refers to an anchor that encloses it (a recursive alias)")]
     RecursiveAlias { pos: Pos },
@@ -224,6 +236,7 @@ fn parse_piece(
         root: None,
         docs: 0,
         warnings: Vec::new(),
+        unshared: 0,
     };
     // A byte order mark at the start of the file is not part of any node.
     let mut parser = Parser::new_from_str(src);
@@ -299,7 +312,12 @@ struct Builder<'a, 'l> {
     root: Option<Node>,
     docs: usize,
     warnings: Vec<ParseWarning>,
+    /// Nodes counted here but not yet added to [`Limits::shared_nodes`].
+    unshared: usize,
 }
+
+/// How many nodes a parser builds between two updates of the shared count.
+const SHARE_EVERY: usize = 4096;
 
 /// The canonical text of a tag: `!!suffix` for the YAML tags however they were written,
 /// `!suffix` for local tags, `!<uri>` for the rest. The text is the tag's meaning, not its
@@ -339,6 +357,20 @@ impl<'a> Builder<'a, '_> {
 
     fn count(&mut self, nodes: usize, pos: Pos) -> Result<(), ParseError> {
         self.spent.nodes += nodes;
+        self.unshared += nodes;
+        if self.unshared >= SHARE_EVERY {
+            if let Some(shared) = &self.limits.shared_nodes {
+                let total = shared.fetch_add(self.unshared, std::sync::atomic::Ordering::Relaxed)
+                    + self.unshared;
+                self.unshared = 0;
+                if total > self.limits.max_nodes {
+                    return Err(ParseError::TooManyNodes {
+                        pos,
+                        max: self.limits.max_nodes,
+                    });
+                }
+            }
+        }
         self.spent.check(self.limits, pos)
     }
 
