@@ -194,6 +194,18 @@ fn relative_path(from: &Path, to: &Path) -> PathBuf {
 
 /// Renders the fixture Deployment with `deploy/` as a component; returns (input, rendered).
 fn render_deploy(kubectl: &Path) -> (Value, Value) {
+    render_kustomization(kubectl, |component| {
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
+             resources:\n- deployment.yaml\ncomponents:\n- {component}\n"
+        )
+    })
+}
+
+/// Builds, with `kubectl kustomize`, the kustomization `text(component)` in a directory
+/// holding the fixture as `deployment.yaml`, where `component` is the relative path to
+/// `deploy/`; returns (the fixture, the rendered repo-server Deployment).
+fn render_kustomization(kubectl: &Path, text: impl Fn(&str) -> String) -> (Value, Value) {
     let dir = tempfile::tempdir().unwrap();
     let kdir = fs::canonicalize(dir.path()).unwrap();
     fs::copy(root().join(FIXTURE), kdir.join("deployment.yaml")).unwrap();
@@ -201,11 +213,7 @@ fn render_deploy(kubectl: &Path) -> (Value, Value) {
     let component = relative_path(&kdir, &deploy);
     fs::write(
         kdir.join("kustomization.yaml"),
-        format!(
-            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
-             resources:\n- deployment.yaml\ncomponents:\n- {}\n",
-            component.display()
-        ),
+        text(&component.display().to_string()),
     )
     .unwrap();
     let out = Command::new(kubectl)
@@ -223,13 +231,20 @@ fn render_deploy(kubectl: &Path) -> (Value, Value) {
     );
     let rendered = String::from_utf8(out.stdout).unwrap();
     let input = only_document(&read(FIXTURE), FIXTURE);
-    let output = only_document(&rendered, "kubectl kustomize output");
+    let output = yaml_documents(&rendered, "kubectl kustomize output")
+        .into_iter()
+        .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == REPO_SERVER)
+        .expect("the rendered repo-server Deployment");
     (input, output)
 }
 
 fn check_deploy(kubectl: &Path) {
-    let k = kubectl.display();
     let (input, output) = render_deploy(kubectl);
+    check_sidecar(&kubectl.display().to_string(), &input, &output);
+}
+
+/// The repo-server Deployment `output` is `input` plus the sidecar, as the contract says.
+fn check_sidecar(k: &str, input: &Value, output: &Value) {
     assert_eq!(output["kind"], "Deployment", "{k}");
     assert_eq!(output["metadata"]["name"], REPO_SERVER, "{k}");
     let pod = &output["spec"]["template"]["spec"];
@@ -362,8 +377,151 @@ fn check_deploy(kubectl: &Path) {
         .unwrap()
         .retain(|v| v["name"] != "cmp-tmp");
     assert_eq!(
-        stripped, input,
+        &stripped, input,
         "{k}: without the sidecar and cmp-tmp, the rendered Deployment must equal the input"
+    );
+}
+
+const INSTALL_URL: &str =
+    "https://raw.githubusercontent.com/argoproj/argo-cd/v3.2.0/manifests/install.yaml";
+const COMPONENT_URL: &str = "https://github.com/kubectl-gitops/kubectl-gitops//deploy?ref=v";
+
+/// The README's install snippet, built as a user builds it: the only changes are the two URLs
+/// (no network here), Argo CD's install.yaml replaced by its repo-server Deployment and the
+/// Component's URL by this checkout's deploy/.
+#[test]
+fn the_readme_install_snippet_builds() {
+    let readme = read("README.md");
+    let snippet = readme
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains(INSTALL_URL) && b.contains(COMPONENT_URL))
+        .expect("README.md has a yaml block with Argo CD's install.yaml and the deploy Component")
+        .to_string();
+    let version_ref = format!("{COMPONENT_URL}{}", env!("CARGO_PKG_VERSION"));
+    assert!(
+        snippet.contains(&version_ref),
+        "the README's Component URL must name this release (v{}):\n{snippet}",
+        env!("CARGO_PKG_VERSION")
+    );
+    for kubectl in kubectls("the_readme_install_snippet_builds") {
+        let (input, output) = render_kustomization(&kubectl, |component| {
+            snippet
+                .replace(INSTALL_URL, "deployment.yaml")
+                .replace(&version_ref, component)
+        });
+        check_sidecar(&format!("{} (README)", kubectl.display()), &input, &output);
+    }
+}
+
+/// examples/argocd-install builds (its Component is ../../deploy, not a cycle), with only
+/// install.yaml's URL replaced.
+#[test]
+fn the_argocd_install_example_builds() {
+    let example = read("examples/argocd-install/kustomization.yaml");
+    assert!(example.contains(INSTALL_URL), "{example}");
+    for kubectl in kubectls("the_argocd_install_example_builds") {
+        let dir = tempfile::tempdir().unwrap();
+        // The example's own place in the tree, so ../../deploy resolves as it does for users.
+        let at = dir.path().join("examples/argocd-install");
+        fs::create_dir_all(&at).unwrap();
+        std::os::unix::fs::symlink(root().join("deploy"), dir.path().join("deploy")).unwrap();
+        fs::copy(root().join(FIXTURE), at.join("deployment.yaml")).unwrap();
+        fs::write(
+            at.join("kustomization.yaml"),
+            example.replace(INSTALL_URL, "deployment.yaml"),
+        )
+        .unwrap();
+        let out = Command::new(&kubectl)
+            .arg("kustomize")
+            .arg(&at)
+            .env("KUBECONFIG", at.join("no-kubeconfig"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{} kustomize{}",
+            kubectl.display(),
+            show(&out)
+        );
+        let output = yaml_documents(&String::from_utf8(out.stdout).unwrap(), "example")
+            .into_iter()
+            .find(|d| d["kind"] == "Deployment")
+            .unwrap();
+        let mut input = only_document(&read(FIXTURE), FIXTURE);
+        input["metadata"]["namespace"] = json!("argocd");
+        check_sidecar(&format!("{} (example)", kubectl.display()), &input, &output);
+    }
+}
+
+/// deploy/argo-helm-values.yaml, rendered as the argo-helm chart's repo-server template
+/// (charts/argo-cd/templates/argocd-repo-server/deployment.yaml) uses these documented
+/// values: `repoServer.extraContainers` is appended to the pod's containers
+/// (`{{- with .Values.repoServer.extraContainers }} {{- tpl (toYaml .) $ | nindent 6 }}`),
+/// `repoServer.volumes` is put first among its volumes, before the chart's own plugins,
+/// var-files and tmp. The chart is not installable here (no helm, no network), so the template
+/// is applied to Argo CD's own repo-server Deployment, whose containers and volumes carry the
+/// same names; the result must satisfy the same contract as the kustomize Component, and the
+/// container must be exactly the Component's.
+#[test]
+fn argo_helm_values_give_the_same_sidecar() {
+    let values = only_document(&read("deploy/argo-helm-values.yaml"), "argo-helm values");
+    // Only keys the chart documents (values.yaml of argo/argo-cd).
+    let top: Vec<&String> = values.as_object().unwrap().keys().collect();
+    assert_eq!(top, ["repoServer"], "top-level keys");
+    let repo_server = values["repoServer"].as_object().unwrap();
+    for key in repo_server.keys() {
+        assert!(
+            ["extraContainers", "volumes"].contains(&key.as_str()),
+            "repoServer.{key} is not one of the chart keys this snippet relies on"
+        );
+    }
+    let containers = values["repoServer"]["extraContainers"].as_array().unwrap();
+    let volumes = values["repoServer"]["volumes"].as_array().unwrap();
+    // `tpl` would evaluate template markup: there must be none.
+    assert!(!read("deploy/argo-helm-values.yaml").contains("{{"));
+
+    let input = only_document(&read(FIXTURE), FIXTURE);
+    let mut output = input.clone();
+    let pod = &mut output["spec"]["template"]["spec"];
+    pod["containers"]
+        .as_array_mut()
+        .unwrap()
+        .extend(containers.iter().cloned());
+    let mut all_volumes = volumes.clone();
+    all_volumes.extend(pod["volumes"].as_array().unwrap().iter().cloned());
+    pod["volumes"] = Value::Array(all_volumes);
+    // The chart puts the user's volumes first: compare as the kustomize render orders them.
+    let mut sorted = output.clone();
+    sorted["spec"]["template"]["spec"]["volumes"]
+        .as_array_mut()
+        .unwrap()
+        .sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    let mut sorted_input = input.clone();
+    sorted_input["spec"]["template"]["spec"]["volumes"]
+        .as_array_mut()
+        .unwrap()
+        .sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    check_sidecar("argo-helm values", &sorted_input, &sorted);
+
+    // The same container as the kustomize Component's patch.
+    let patch = only_document(&read("deploy/repo-server-sidecar.yaml"), "sidecar patch");
+    let component = named(
+        &patch["spec"]["template"]["spec"]["containers"],
+        SIDECAR,
+        "patch containers",
+    );
+    assert_eq!(
+        &containers[0], component,
+        "the chart's sidecar and the Component's differ"
+    );
+    assert_eq!(
+        volumes,
+        patch["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .unwrap(),
+        "the chart's volumes and the Component's differ"
     );
 }
 
