@@ -257,6 +257,34 @@ const CASES: &[Case] = &[
         pass: Same,
         preview: Same,
     },
+    // Found by fuzzing (fuzz/, the one_reading target).
+    Case {
+        name: "key-without-a-value-last-in-a-flow-mapping",
+        files: &[(
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, b}\n",
+        )],
+        pass: Same,
+        preview: Same,
+    },
+    Case {
+        name: "raw-control-character",
+        files: &[(
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  na\u{1}b: s\n",
+        )],
+        pass: Refused("control character"),
+        preview: Refused("control character"),
+    },
+    Case {
+        name: "plain-scalar-starting-with-a-block-indicator-in-flow",
+        files: &[(
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {b,>k: c}\n",
+        )],
+        pass: Refused("cannot start with"),
+        preview: Refused("cannot start with"),
+    },
     Case {
         name: "merge-list-and-crlf",
         files: &[(

@@ -156,9 +156,14 @@ pub(crate) fn inline_scalar(s: &Scalar, tag: Option<&str>, ctx: Ctx) -> String {
     let json = matches!(ctx, Ctx::Flow { json: true } | Ctx::FlowKey { json: true });
     match s.style {
         Style::Plain => {
-            if s.value.is_empty() && tag.is_none() {
-                // The null a `key:` with nothing means.
-                return if flow { "null".into() } else { String::new() };
+            if s.value.is_empty() {
+                return match (tag, flow) {
+                    // The null a `key:` with nothing means.
+                    (None, true) => "null".into(),
+                    (None, false) => String::new(),
+                    // Tagged, the empty text is a string: written so, not as "null".
+                    (Some(_), _) => "\"\"".into(),
+                };
             }
             let string = json
                 && matches!(
@@ -551,7 +556,8 @@ mod tests {
         ("k: multi\n  line plain\n", "k: multi line plain\n"),
         ("k: \"multi\n  line\"\n", "k: \"multi line\"\n"),
         ("k: !!str 12\n", "k: !!str 12\n"),
-        ("k: !<tag:x,1:a%0A--->\n", "k: !<tag:x,1:a%0A--->\n"),
+        ("k: !<tag:x,1:a%0A--->\n", "k: !<tag:x,1:a%0A---> \"\"\n"),
+        ("!x : b\n", "!x \"\": b\n"),
         ("? [a, b]\n: c\n", "? - a\n  - b\n: c\n"),
         ("\"on\": 'yes'\n", "\"on\": 'yes'\n"),
         ("k: \"\\x07 \\u0085 \\u2028\"\n", "k: \"\\a \\N \\L\"\n"),

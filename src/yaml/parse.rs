@@ -420,7 +420,26 @@ impl<'a> Builder<'a, '_> {
             }
             Event::Scalar(value, style, anchor, tag) => {
                 self.count(1, pos)?;
-                let span = self.span(&pspan);
+                let mut span = self.span(&pspan);
+                if style == ScalarStyle::Plain {
+                    match value.chars().next() {
+                        // saphyr-parser reads `[|k]` and `{>k: v}` as plain scalars; go-yaml
+                        // (so Kubernetes) refuses them, and no YAML reader accepts a plain
+                        // scalar that starts with a block indicator.
+                        Some(c @ ('|' | '>')) => {
+                            return Err(ParseError::Syntax {
+                                pos,
+                                msg: format!(
+                                    "a plain scalar cannot start with {c:?} (Kubernetes' reader refuses it; quote the value)"
+                                ),
+                            });
+                        }
+                        // The null a key without a value means: saphyr-parser gives it the
+                        // extent of the character after it (`}` in `{a, b}`); it has none.
+                        None => span.end = span.start,
+                        _ => {}
+                    }
+                }
                 let mut node = Node {
                     value: Value::Scalar(Scalar {
                         value: compact_str::CompactString::from(value),

@@ -987,6 +987,11 @@ mod tests {
                 "kind: A\nmetadata: {name: web, labels: {gitops.io/pr: \"7\"}}\n",
             ),
             (
+                "kind: A\nmetadata: {x: 1, b}\n",
+                set_ns,
+                "kind: A\nmetadata: {x: 1, b, namespace: pr-7}\n",
+            ),
+            (
                 "{\"kind\": \"A\", \"metadata\": {\"name\": \"web\"}}\n",
                 set_ns,
                 "{\"kind\": \"A\", \"metadata\": {\"name\": \"web\", \"namespace\": \"pr-7\"}}\n",

@@ -120,8 +120,9 @@ pub fn split(text: &str) -> Result<Vec<Piece>, SplitError> {
     Ok(pieces)
 }
 
-/// Bytes [`split`] looks at: line breaks, `-` (separators), `%` (directives), and the first
-/// bytes of CR, NEL (C2 85), U+2028/U+2029 (E2 80 A8/A9) and the BOM (EF BB BF).
+/// Bytes [`split`] looks at: line breaks, `-` (separators), `%` (directives), control
+/// characters, and the first bytes of CR, NEL and the C1 controls (C2 80-9F), U+2028/U+2029
+/// (E2 80 A8/A9), the BOM (EF BB BF) and U+FFFE/U+FFFF (EF BF BE/BF).
 const NOTABLE: [bool; 256] = {
     let mut t = [false; 256];
     t[b'\n' as usize] = true;
@@ -131,6 +132,15 @@ const NOTABLE: [bool; 256] = {
     t[0xC2] = true;
     t[0xE2] = true;
     t[0xEF] = true;
+    // C0 controls but TAB, LF and CR, and DEL.
+    let mut c = 0;
+    while c < 0x20 {
+        if c != b'\t' as usize && c != b'\n' as usize && c != b'\r' as usize {
+            t[c] = true;
+        }
+        c += 1;
+    }
+    t[0x7F] = true;
     t
 };
 
@@ -142,6 +152,15 @@ fn refused_at(bytes: &[u8], i: usize, line_start: usize) -> Option<String> {
             "a carriage return without a line feed is a line break for YAML but not for Kubernetes' document splitting; use \\n or \\r\\n line endings".to_string()
         }
         0xC2 if next(1) == Some(0x85) => line_break_message('\u{85}'),
+        // go-yaml refuses raw control characters anywhere in a document ("control characters
+        // are not allowed"), where saphyr-parser reads them: refused here, with a location.
+        0x00..=0x08 | 0x0B | 0x0C | 0x0E..=0x1F | 0x7F => control_message(bytes[i] as char),
+        0xC2 if next(1).is_some_and(|b| (0x80..=0x9F).contains(&b)) => {
+            control_message(char::from_u32(0x40 + u32::from(next(1).unwrap_or(0))).unwrap_or('?'))
+        }
+        0xEF if next(1) == Some(0xBF) && matches!(next(2), Some(0xBE | 0xBF)) => {
+            control_message(if next(2) == Some(0xBE) { '\u{fffe}' } else { '\u{ffff}' })
+        }
         0xE2 if next(1) == Some(0x80) && next(2) == Some(0xA8) => line_break_message('\u{2028}'),
         0xE2 if next(1) == Some(0x80) && next(2) == Some(0xA9) => line_break_message('\u{2029}'),
         0xEF if i > 0 && next(1) == Some(0xBB) && next(2) == Some(0xBF) => {
@@ -167,6 +186,13 @@ fn truncate(s: &str) -> String {
         Some((i, _)) => format!("{}...", &s[..i]),
         None => s.to_string(),
     }
+}
+
+fn control_message(c: char) -> String {
+    format!(
+        "the control character U+{:04X} is refused by Kubernetes' reader; write it escaped in a double-quoted string",
+        c as u32
+    )
 }
 
 fn line_break_message(c: char) -> String {
@@ -225,6 +251,10 @@ mod tests {
             ("a: x\u{85}\n", 1),
             ("a: 1\n\u{feff}b: 2\n", 2),
             ("%TAG !e! tag:yaml.org,2002:\n---\na: 1\n", 1),
+            ("a: 1\nna\u{1}b: s\n", 2),
+            ("a: x\u{7f}\n", 1),
+            ("a: x\u{9b}\n", 1),
+            ("a: x\u{ffff}\n", 1),
         ] {
             let e = split(src)
                 .err()
