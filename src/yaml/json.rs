@@ -276,7 +276,7 @@ mod tests {
         out
     }
 
-    // Expected outputs were produced by ../shared/tools/k8s-yaml (the Go reader).
+    // Expected outputs were produced by tests/tools/k8s-yaml (the Go reader).
     const CASES: &[(&str, &str)] = &[
         (
             "a: 0o17\nb: 08\nc: 2024-01-01\nd: 1_000\ne: 12345678901234567890\nf: 123456789012345678901234567890\ng: 1e3\n",

@@ -194,7 +194,7 @@ pub fn go_parse_int(s: &str) -> Option<i64> {
 mod tests {
     use super::*;
 
-    // Each row was checked against ../shared/tools/k8s-yaml (sigs.k8s.io/yaml, go-yaml v2).
+    // Each row was checked against tests/tools/k8s-yaml (sigs.k8s.io/yaml, go-yaml v2).
     const CASES: &[(&str, Plain)] = &[
         ("", Plain::Null),
         ("~", Plain::Null),
