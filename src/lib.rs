@@ -32,6 +32,7 @@ pub mod krm;
 pub mod model;
 pub mod naming;
 pub mod output;
+pub mod packs;
 pub mod preview;
 pub mod promote;
 pub mod render;

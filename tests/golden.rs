@@ -162,11 +162,18 @@ fn idempotence(args: &[String], output: &str) -> Option<String> {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("app");
     fs::create_dir_all(&work).unwrap();
-    let gitops = if input.is_dir() {
-        input.join("gitops.yaml")
+    // The nearest gitops.yaml from the input upward, as the render finds it.
+    let start = if input.is_dir() {
+        input.clone()
     } else {
-        input.parent().unwrap().join("gitops.yaml")
+        input.parent().unwrap().to_path_buf()
     };
+    let gitops = start
+        .ancestors()
+        .take_while(|d| d.starts_with(root()) && *d != root())
+        .map(|d| d.join("gitops.yaml"))
+        .find(|g| g.exists())
+        .unwrap_or_else(|| start.join("gitops.yaml"));
     if gitops.exists() {
         fs::copy(&gitops, work.join("gitops.yaml")).unwrap();
     }

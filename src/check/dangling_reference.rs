@@ -2,10 +2,14 @@
 //!
 //! ## What it finds
 //! A reference by name (a Secret, ConfigMap, ServiceAccount, PVC, Service, ...) to a
-//! namespaced object that is neither in the input nor produced by it (connection Secrets,
-//! Certificates' Secrets and gitops.yaml `references:` count as produced). References into
-//! another namespace, the `default` ServiceAccount and cluster-scoped targets (StorageClass,
-//! ClusterRole, Composition) are fine.
+//! namespaced object that is neither in the input nor created by something in it. Created
+//! count: produced names (connection Secrets, Certificates' Secrets, the TLS Secrets of
+//! cert-manager's ingress-shim and gateway-shim, `produces: true` entries), Secrets a Job may
+//! create (its ServiceAccount is granted `create` or `patch` on secrets by a Role of the
+//! input), claims of StatefulSets, and names an object declares with the annotation
+//! `kubectl-gitops.io/produces: Secret/NAME` (the documented escape hatch for anything else
+//! that creates objects). References into another namespace, the `default` ServiceAccount and
+//! cluster-scoped targets (StorageClass, ClusterRole, Composition) are fine.
 //!
 //! ## Why
 //! Such an object has to exist already in every namespace the app goes to. In a preview,
@@ -22,7 +26,7 @@ use std::collections::BTreeSet;
 
 use super::{Facts, Finding, Rule};
 use crate::model::GroupKind;
-use crate::transform::names::produced_names;
+use crate::transform::produced::{produced_names, provided};
 use crate::transform::refs;
 
 pub const RULE: Rule = Rule {
@@ -44,13 +48,17 @@ fn run(f: &Facts, out: &mut Vec<Finding>) {
             known.insert((gk, name));
         }
     }
-    let (extra, _) = refs::config_fields(&f.ctx.config);
-    for o in &f.input.objects {
-        for r in refs::collect(o, &extra) {
+    let provided = provided(&f.input.objects, &f.ctx);
+    let rows = refs::rows(&f.ctx);
+    for (i, o) in f.input.objects.iter().enumerate() {
+        for r in refs::collect(o, f.classes[i].role, &rows) {
             if r.namespace.is_some()
-                || known.contains(&(r.target.clone(), r.name.clone()))
-                || !f.scopes.is_namespaced_kind(&r.target)
-                || (r.target.is("", "ServiceAccount") && r.name == "default")
+                || known
+                    .iter()
+                    .any(|(gk, n)| *n == r.name && r.target.matches(gk))
+                || provided.contains_pattern(&r.target, &r.name)
+                || !f.scopes.is_namespaced_pattern(&r.target)
+                || (r.target.kind == "ServiceAccount" && r.name == "default")
             {
                 continue;
             }

@@ -142,9 +142,7 @@ pub fn check(
         ..Request::default()
     };
     let (input, base_ctx) = render::prepare(&base_req, stdin, warnings)?;
-    let mut decl = base_ctx.config.crossplane.clone();
-    decl.cluster_scoped = base_ctx.config.cluster_scoped.clone();
-    let scopes = Scopes::learn(&input.objects, &decl);
+    let scopes = Scopes::learn(&input.objects, &base_ctx.config.kinds);
     // What the rules read as written: the checked path's own objects (the app's other
     // directories are context for the renders).
     let own = base_ctx.view.own_only(input.clone());

@@ -97,15 +97,16 @@ fn analyze(parts: &[Part], across_apps: bool, out: &mut Vec<Finding>) {
         return;
     }
     for (pi, p) in parts.iter().enumerate() {
-        let (extra, _) = refs::config_fields(&p.ctx.config);
-        for o in &p.analysis.input.objects {
+        let rows = refs::rows(p.ctx);
+        for (oi, o) in p.analysis.input.objects.iter().enumerate() {
             let consumer_ns = o.current_namespace().map(str::to_string);
-            for r in refs::collect(o, &extra) {
-                if r.target != secret || r.namespace.is_some() {
+            let role = p.analysis.plan.classes[oi].role;
+            for r in refs::collect(o, role, &rows) {
+                if !r.target.matches(&secret) || r.namespace.is_some() {
                     continue;
                 }
                 // The producer's own writeConnectionSecretToRef is not a consumer.
-                if r.field.ends_with("writeConnectionSecretToRef.name") {
+                if r.field.contains("writeConnectionSecretToRef") {
                     continue;
                 }
                 let Some(producers) = produced.get(&r.name) else {

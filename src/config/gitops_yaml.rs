@@ -8,8 +8,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::config::references::RefSpec;
 use crate::error::{Error, Result};
 use crate::model::{GroupKind, Loc};
+use crate::model::gvk::KindPattern;
+use crate::model::scope::{Declarations, KindList, check_declaration};
 use crate::naming;
 use crate::yaml::parse::{Limits, parse_stream};
 use crate::yaml::{Node, Value};
@@ -39,11 +42,11 @@ pub struct GitopsConfig {
     pub label_prefix: String,
     pub environments: Vec<Environment>,
     pub preview: Preview,
+    /// `references:`, in the schema of [`crate::config::references`].
     pub references: Vec<RefSpec>,
-    pub cluster_scoped: Vec<GroupKind>,
-    /// Kinds declared as Crossplane claims, composite or managed resources (`crossplane:`),
-    /// for when neither an XRD in the input nor the object's shape says so.
-    pub crossplane: crate::model::scope::Declarations,
+    /// `clusterScoped:`, `namespaced:` and `crossplane:` (claims, composite and managed
+    /// resources, for when neither an XRD in the input nor the object's shape says so).
+    pub kinds: Declarations,
     pub exclude: Vec<String>,
     pub allow_empty: bool,
     /// `generate` may run without env or pr although `environments:` are declared.
@@ -127,20 +130,6 @@ impl Default for Preview {
     }
 }
 
-/// A reference or produced-name field declared in gitops.yaml `references:`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RefSpec {
-    /// Kind holding the field; `group` None matches any group.
-    pub kind: String,
-    pub group: Option<String>,
-    /// Dotted path to the field (`spec.parameters.secretName`); sequences are walked.
-    pub path: Vec<String>,
-    /// Kind referred to.
-    pub target: GroupKind,
-    /// The name is an object this resource creates (renamed with it), not a reference to one.
-    pub produces: bool,
-}
-
 impl Default for GitopsConfig {
     fn default() -> Self {
         GitopsConfig {
@@ -152,8 +141,7 @@ impl Default for GitopsConfig {
             environments: Vec::new(),
             preview: Preview::default(),
             references: Vec::new(),
-            cluster_scoped: Vec::new(),
-            crossplane: crate::model::scope::Declarations::default(),
+            kinds: Declarations::default(),
             exclude: Vec::new(),
             allow_empty: false,
             pass_through: false,
@@ -299,22 +287,24 @@ pub fn from_node(root: &Node, file: &Arc<str>, dir: &Path, skip: &[&str]) -> Res
             "preview" => cfg.preview = r.preview(v)?,
             "references" => {
                 for item in r.seq(v, "references")? {
-                    cfg.references.push(r.reference(item)?);
+                    cfg.references
+                        .push(r.reference(item, "references[]", false)?);
                 }
             }
             "clusterScoped" => {
-                for item in r.seq(v, "clusterScoped")? {
-                    cfg.cluster_scoped
-                        .push(r.group_kind(item, "clusterScoped")?);
-                }
+                cfg.kinds.cluster_scoped =
+                    r.kind_list(v, "clusterScoped", KindList::ClusterScoped)?;
+            }
+            "namespaced" => {
+                cfg.kinds.namespaced = r.kind_list(v, "namespaced", KindList::Namespaced)?;
             }
             "crossplane" => {
                 for (k2, v2) in r.entries(v, "crossplane")? {
                     let key2 = r.key(k2)?;
                     let list = match key2 {
-                        "claims" => &mut cfg.crossplane.claims,
-                        "composites" => &mut cfg.crossplane.composites,
-                        "managed" => &mut cfg.crossplane.managed,
+                        "claims" => &mut cfg.kinds.claims,
+                        "composites" => &mut cfg.kinds.composites,
+                        "managed" => &mut cfg.kinds.managed,
                         other => {
                             return Err(r.unknown(
                                 k2,
@@ -324,9 +314,7 @@ pub fn from_node(root: &Node, file: &Arc<str>, dir: &Path, skip: &[&str]) -> Res
                             ));
                         }
                     };
-                    for item in r.seq(v2, &format!("crossplane.{key2}"))? {
-                        list.push(r.group_kind(item, &format!("crossplane.{key2}"))?);
-                    }
+                    *list = r.kind_list(v2, &format!("crossplane.{key2}"), KindList::Crossplane)?;
                 }
             }
             "exclude" => {
@@ -365,6 +353,7 @@ pub fn from_node(root: &Node, file: &Arc<str>, dir: &Path, skip: &[&str]) -> Res
                         "preview",
                         "references",
                         "clusterScoped",
+                        "namespaced",
                         "crossplane",
                         "exclude",
                         "allowEmpty",
@@ -389,10 +378,10 @@ pub fn from_node(root: &Node, file: &Arc<str>, dir: &Path, skip: &[&str]) -> Res
     Ok(cfg)
 }
 
-/// Reads values out of the tree with located errors (gitops.yaml, and the platform policy
-/// in [`crate::config::policy`]).
+/// Reads values out of the tree with located errors (gitops.yaml, the platform policy in
+/// [`crate::config::policy`], and the packs, whose schema is gitops.yaml's `references:`).
 pub(crate) struct Reader<'a> {
-    file: &'a Arc<str>,
+    pub(crate) file: &'a Arc<str>,
 }
 
 impl<'a> Reader<'a> {
@@ -400,7 +389,7 @@ impl<'a> Reader<'a> {
         Reader { file }
     }
 
-    fn loc(&self, n: &Node) -> Loc {
+    pub(crate) fn loc(&self, n: &Node) -> Loc {
         Loc::new(self.file, n.pos)
     }
 
@@ -455,7 +444,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Any scalar's text, for label and annotation values (always written as strings).
-    fn text(&self, n: &Node, what: &str) -> Result<String> {
+    pub(crate) fn text(&self, n: &Node, what: &str) -> Result<String> {
         if n.is_null() {
             return Ok(String::new());
         }
@@ -669,6 +658,16 @@ impl<'a> Reader<'a> {
         if let Some(why) = kind_problem(&gk) {
             return Err(self.err(n, &format!("{what}: {gk} {why}")));
         }
+        // An empty group is any group here: a bare kind naming table kinds of several groups
+        // is refused (DESIGN.md §3).
+        let p = if gk.group.is_empty() {
+            KindPattern::any_group(&gk.kind)
+        } else {
+            KindPattern::exact(&gk.group, &gk.kind)
+        };
+        if let Some(why) = check_declaration(&p, KindList::AllowClusterScoped) {
+            return Err(self.err(n, &format!("{what}: {why}")));
+        }
         Ok(gk)
     }
 
@@ -696,46 +695,24 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn reference(&self, n: &Node) -> Result<RefSpec> {
-        let mut kind = None;
-        let mut group = None;
-        let mut path = None;
-        let mut target = None;
-        let mut produces = false;
-        for (k, v) in self.entries(n, "references")? {
-            match self.key(k)? {
-                "kind" => kind = Some(self.string(v, "references[].kind")?),
-                "group" => group = Some(self.text(v, "references[].group")?),
-                "path" => {
-                    let p = self.string(v, "references[].path")?;
-                    let parts: Vec<String> = p.split('.').map(str::to_string).collect();
-                    if parts.iter().any(String::is_empty) {
-                        return Err(self.err(v, &format!("references[].path {p:?} must be a dotted path such as spec.parameters.secretName")));
-                    }
-                    path = Some(parts);
-                }
-                "target" => target = Some(self.group_kind(v, "references[].target")?),
-                "produces" => produces = self.boolean(v, "references[].produces")?,
-                other => {
-                    return Err(self.unknown(
-                        k,
-                        other,
-                        "references[]",
-                        &["kind", "group", "path", "target", "produces"],
-                    ));
-                }
+    /// A kind list (`clusterScoped:`, `preview.allowClusterScoped:`, ...): each entry a
+    /// `Kind` (any group), `Kind.group` or `{group, kind}`, checked against the built-in
+    /// table ([`check_declaration`]).
+    pub(crate) fn kind_list(
+        &self,
+        n: &Node,
+        what: &str,
+        list: KindList,
+    ) -> Result<Vec<(KindPattern, Loc)>> {
+        let mut out = Vec::new();
+        for item in self.seq(n, what)? {
+            let p = self.kind_pattern(item, what)?;
+            if let Some(why) = check_declaration(&p, list) {
+                return Err(self.err(item, &format!("{what}: {why}")));
             }
+            out.push((p, self.loc(item)));
         }
-        match (kind, path, target) {
-            (Some(kind), Some(path), Some(target)) => Ok(RefSpec {
-                kind,
-                group,
-                path,
-                target,
-                produces,
-            }),
-            _ => Err(self.err(n, "references[] entries need kind, path and target")),
-        }
+        Ok(out)
     }
 }
 
@@ -928,6 +905,34 @@ helm: {releaseName: \"{app}-{env}\", valueFiles: [values.yaml, \"values-{env}.ya
         (
             "passThrough: yes\n",
             "gitops.yaml:1:14: passThrough must be true or false",
+        ),
+        (
+            "preview: {allowClusterScoped: [\"*\"]}\n",
+            "gitops.yaml:1:32: preview.allowClusterScoped: \"*\" is not a kind",
+        ),
+        (
+            "namespaced: [ClusterRoleBinding]\n",
+            "gitops.yaml:1:14: namespaced: ClusterRoleBinding.rbac.authorization.k8s.io is a Kubernetes kind",
+        ),
+        (
+            "clusterScoped: [{group: \"\", kind: Secret}]\n",
+            "gitops.yaml:1:17: clusterScoped: Secret is a Kubernetes kind",
+        ),
+        (
+            "namespaced: [ClusterIssuer.cert-manager.io]\n",
+            "gitops.yaml:1:14: namespaced: ClusterIssuer.cert-manager.io is cluster-scoped",
+        ),
+        (
+            "preview: {allowClusterScoped: [Usage]}\n",
+            "gitops.yaml:1:32: preview.allowClusterScoped: Usage names a kind of several API groups",
+        ),
+        (
+            "references: [{kind: X, path: a, target: Secret, object: {kind: Secret}}]\n",
+            "gitops.yaml:1:14: references[] entries need kind, path and one of",
+        ),
+        (
+            "references: [{kind: X, path: a, target: Secret, format: url}]\n",
+            "gitops.yaml:1:57: references[].format must be name, dns or namespace/name",
         ),
     ];
 

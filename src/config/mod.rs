@@ -5,6 +5,7 @@
 pub mod gitops_yaml;
 pub mod identity;
 pub mod policy;
+pub mod references;
 
 pub use gitops_yaml::{Environment, GitopsConfig, RenameMode};
 pub use identity::{Identity, IdentityRequest, Resolved, Sourced};

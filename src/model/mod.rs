@@ -8,6 +8,7 @@
 pub mod fieldspec;
 pub mod gvk;
 pub mod scope;
+pub mod scope_table;
 
 use std::fmt;
 use std::sync::Arc;

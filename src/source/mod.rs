@@ -78,7 +78,7 @@ pub struct Loaded {
     pub files: Vec<SourceFile>,
     /// Reference fields that kustomizations declare in their `crds:` files (OpenAPI
     /// definitions of custom kinds, [`openapi`]): kustomize renames them, so previews do too.
-    pub references: Vec<crate::config::gitops_yaml::RefSpec>,
+    pub references: Vec<crate::config::references::RefSpec>,
 }
 
 /// `O_NONBLOCK`: opening a FIFO must not wait for a writer (the file type is checked on the
@@ -216,7 +216,7 @@ fn read_entry(
     entry: &walk::Entry,
     builder: &Builder,
     warnings: &mut Vec<Warning>,
-) -> Result<(SourceFile, Vec<crate::config::gitops_yaml::RefSpec>)> {
+) -> Result<(SourceFile, Vec<crate::config::references::RefSpec>)> {
     let display_of = |rel: &str| {
         if rel.is_empty() {
             display_path(root)

@@ -17,8 +17,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::gitops_yaml::RefSpec;
-use crate::model::GroupKind;
+use crate::config::references::RefSpec;
+use crate::model::fieldspec::FieldPath;
+use crate::model::gvk::KindPattern;
 use crate::yaml::{Node, Value};
 
 const API_VERSION: &str = "x-kubernetes-object-ref-api-version";
@@ -105,13 +106,11 @@ fn walk<'a>(
             let group = version.rsplit_once('/').map_or("", |(g, _)| g);
             let mut field = path.clone();
             field.push(key.to_string());
-            out.push(RefSpec {
-                kind: kind.to_string(),
-                group: None,
-                path: field,
-                target: GroupKind::new(group, target),
-                produces: false,
-            });
+            out.push(RefSpec::name(
+                kind,
+                FieldPath::keys(&field),
+                KindPattern::exact(group, target),
+            ));
         }
         if let Some(r) = prop.get("$ref").and_then(Node::scalar_text) {
             let r = r.trim_start_matches("#/definitions/");

@@ -85,6 +85,13 @@ const TEMPLATES: &[(&str, &str, &[&str], When)] = &[
         &["spec", "template", "metadata"],
         When::PreviewOnly,
     ),
+    // Argo Rollouts: a Rollout owns its pod template like a Deployment.
+    (
+        "argoproj.io",
+        "Rollout",
+        &["spec", "template", "metadata"],
+        When::Always,
+    ),
 ];
 
 /// (group, kind, path to a selector's label map)
@@ -95,6 +102,11 @@ const SELECTORS: &[(&str, &str, &[&str])] = &[
     ("apps", "ReplicaSet", &["spec", "selector", "matchLabels"]),
     ("apps", "DaemonSet", &["spec", "selector", "matchLabels"]),
     ("apps", "StatefulSet", &["spec", "selector", "matchLabels"]),
+    (
+        "argoproj.io",
+        "Rollout",
+        &["spec", "selector", "matchLabels"],
+    ),
     (
         "policy",
         "PodDisruptionBudget",
@@ -147,6 +159,7 @@ pub fn apply(objects: &mut [Object], plan: &Plan, ctx: &Ctx) {
                 | Placement::OtherNamespace
                 | Placement::DuplicateNamespace
                 | Placement::Refused
+                | Placement::BuildInput
         ) {
             continue;
         }

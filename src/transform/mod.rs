@@ -6,6 +6,7 @@
 //! | 9a   | [`policy`]    | a preview's sandbox: which cluster-scoped objects it may carry (checked first: nothing is renamed for an object that is refused) |
 //! | 3, 4 | [`names`]     | the rename map: final names, shortened to fit their kind        |
 //! | 5    | [`refs`], [`hosts`] | every reference follows the rename map; preview hosts     |
+//! | 5    | [`stale`]     | right or loud: old names left where references usually sit      |
 //! | 6    | [`namespace`] | target namespace on objects and namespaced references          |
 //! | –    | [`collide`]   | no two objects may end with the same kind, namespace and name  |
 //! | 7    | [`labels`]    | identity labels, environment labels and annotations, selectors |
@@ -32,7 +33,9 @@ pub mod labels;
 pub mod names;
 pub mod namespace;
 pub mod policy;
+pub mod produced;
 pub mod refs;
+pub mod stale;
 
 use std::sync::Arc;
 
@@ -154,6 +157,8 @@ pub struct Analysis {
     pub renames: names::RenameMap,
     pub scopes: Scopes,
     pub warnings: Vec<Warning>,
+    /// Old names of renamed objects left where references usually sit ([`stale`]).
+    pub stale: Vec<stale::Stale>,
     /// Objects a preview refuses (cluster-scoped or other Namespaces), in input order.
     pub refusals: Vec<crate::error::Error>,
     /// Objects (and produced names) that end with the same kind, namespace and name.
@@ -276,30 +281,33 @@ fn analyze_all(mut input: Input, ctx: &Ctx, explain: bool) -> Analysis {
     let mut rec = explain::Recorder::new(explain);
     let mut warnings = Vec::new();
     let input_objects = input.objects.len();
-    let mut decl = ctx.config.crossplane.clone();
-    decl.cluster_scoped = ctx.config.cluster_scoped.clone();
-    let scopes = Scopes::learn(&input.objects, &decl);
+    let mut scopes = Scopes::learn(&input.objects, &ctx.config.kinds);
     let classes: Vec<Class> = input.objects.iter().map(|o| scopes.classify(o)).collect();
-    let mut refusals = Vec::new();
-    let placements = policy::place(&input.objects, &classes, ctx, &mut refusals);
+    let mut refusals = std::mem::take(&mut scopes.errors);
+    let placements = policy::place(&input.objects, &classes, ctx, &mut refusals, &mut warnings);
     let mut plan = Plan {
         classes,
         placements,
     };
     let renames = names::plan(&input.objects, &plan, ctx, &mut warnings);
+    let provided = produced::provided(&input.objects, ctx);
     rec.before(&input.objects);
     names::apply(&mut input.objects, &renames, &plan, ctx);
     rec.after(&input.objects, "rename");
     rec.before(&input.objects);
-    refs::apply(
+    let outcome = refs::apply(
         &mut input.objects,
         &plan,
         &renames,
         &scopes,
+        provided,
         ctx,
         &mut warnings,
+        &mut refusals,
     );
     rec.after(&input.objects, "reference");
+    let stale = stale::find(&input.objects, &plan, &renames, &outcome, ctx);
+    warnings.extend(stale.iter().map(stale::Stale::warning));
     if ctx.identity.is_preview() {
         rec.before(&input.objects);
         hosts::apply(&mut input.objects, ctx, &mut warnings, &mut refusals);
@@ -326,6 +334,7 @@ fn analyze_all(mut input: Input, ctx: &Ctx, explain: bool) -> Analysis {
         renames,
         scopes,
         warnings,
+        stale,
         refusals,
         collisions,
         input_objects,

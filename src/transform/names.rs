@@ -3,23 +3,32 @@
 //!
 //! In a preview every namespaced object gets the name suffix (`rename: all`), or only claims,
 //! composite resources and allowed cluster-scoped instances (`rename: claims`). Names that a
-//! resource *produces* count as objects: a claim's connection Secret
-//! (`spec.writeConnectionSecretToRef.name`), a cert-manager Certificate's `spec.secretName`,
-//! an ExternalSecret's target, a SealedSecret's Secret, and gitops.yaml `references:` with
-//! `produces: true`. They are renamed with their producer, so every consumer follows.
-//! Environment renders rename nothing. Names that would be too long for their kind are
-//! shortened by [`crate::naming::fit`]; a name left as it was is validated and warned about.
+//! resource *produces* ([`super::produced`]: a claim's connection Secret, a Certificate's
+//! Secret, ...) count as objects: they are renamed with their producer, so every consumer
+//! follows. Environment renders rename nothing. Names that would be too long for their kind
+//! are shortened by [`crate::naming::fit`]; a name left as it was is validated and warned
+//! about.
+//!
+//! Three rules beyond the suffix:
+//! - the ServiceAccount `default` is never renamed: pods without `serviceAccountName` use the
+//!   namespace's `default`, with its image pull secrets;
+//! - an object whose name is a reference (a pack entry at `metadata.name`: Endpoints are named
+//!   like their Service) takes its target's final name, hash shortening included;
+//! - the claims a StatefulSet's `volumeClaimTemplates` create (`<template>-<sts>-<n>`) follow
+//!   the StatefulSet's new name, so a Pod or snapshot naming `data-db-0` follows too.
 
 use std::collections::HashMap;
 
 use crate::config::RenameMode;
+use crate::config::references::What;
 use crate::diag::Warning;
-use crate::model::scope::{Class, Role};
+use crate::model::scope::Role;
 use crate::model::{GroupKind, Loc, Object, fieldspec};
 use crate::naming::{self, NameRule};
 use crate::transform::policy::Placement;
+use crate::transform::produced::{is_claim_of, produced_names};
+use crate::transform::refs;
 use crate::transform::{Ctx, Plan};
-use crate::yaml::Node;
 
 /// Old name -> final name, per group and kind.
 #[derive(Debug, Default)]
@@ -27,11 +36,47 @@ pub struct RenameMap {
     by_kind: HashMap<GroupKind, HashMap<String, String>>,
     /// Names produced by objects in the input, with their final names.
     pub produced: Vec<Produced>,
+    /// StatefulSet claim templates: (template, StatefulSet's name, StatefulSet's index).
+    pub claims: Vec<(String, String, usize)>,
 }
 
 impl RenameMap {
     pub fn get(&self, gk: &GroupKind, old: &str) -> Option<&str> {
         self.by_kind.get(gk)?.get(old).map(String::as_str)
+    }
+
+    /// The final name of `old`, including the claims of StatefulSets
+    /// (`data-db-0` -> `data-db-pr-7-0` when `db` becomes `db-pr-7`).
+    pub fn resolve(&self, gk: &GroupKind, old: &str) -> Option<String> {
+        if let Some(new) = self.get(gk, old) {
+            return Some(new.to_string());
+        }
+        if !gk.is("", "PersistentVolumeClaim") {
+            return None;
+        }
+        let sts = GroupKind::new("apps", "StatefulSet");
+        self.claims.iter().find_map(|(t, s, _)| {
+            if !is_claim_of(old, t, s) {
+                return None;
+            }
+            let ordinal = &old[t.len() + s.len() + 2..];
+            self.get(&sts, s).map(|new| format!("{t}-{new}-{ordinal}"))
+        })
+    }
+
+    /// Every (kind, old name, new name) that changes, sorted (for the safety net).
+    pub fn changes(&self) -> Vec<(&GroupKind, &str, &str)> {
+        let mut out: Vec<(&GroupKind, &str, &str)> = self
+            .by_kind
+            .iter()
+            .flat_map(|(gk, m)| {
+                m.iter()
+                    .filter(|(o, n)| o != n)
+                    .map(move |(o, n)| (gk, o.as_str(), n.as_str()))
+            })
+            .collect();
+        out.sort_unstable();
+        out
     }
 
     fn insert(&mut self, gk: &GroupKind, old: &str, new: String) {
@@ -60,71 +105,6 @@ pub struct Produced {
     pub loc: Loc,
 }
 
-/// The names `o` produces, as (kind, name, explicit namespace, location).
-pub fn produced_names(
-    o: &Object,
-    class: &Class,
-    ctx: &Ctx,
-) -> Vec<(GroupKind, String, Option<String>, Loc)> {
-    let mut out = Vec::new();
-    let secret = GroupKind::new("", "Secret");
-    let at = |path: &[&str], gk: &GroupKind, out: &mut Vec<_>| {
-        fieldspec::visit(&o.node, path, &mut |n| {
-            if let Some(name) = n.as_str().filter(|s| !s.is_empty()) {
-                out.push((gk.clone(), name.to_string(), None, Loc::new(&o.file, n.pos)));
-            }
-        });
-    };
-    if class.role != Role::Plain {
-        let refs: &[&str] = &["spec", "writeConnectionSecretToRef"];
-        fieldspec::visit(&o.node, refs, &mut |r| {
-            if let Some(name) = r
-                .get("name")
-                .and_then(Node::as_str)
-                .filter(|s| !s.is_empty())
-            {
-                let ns = r
-                    .get("namespace")
-                    .and_then(Node::as_str)
-                    .map(str::to_string);
-                let pos = r.get("name").map_or(r.pos, |n| n.pos);
-                out.push((secret.clone(), name.to_string(), ns, Loc::new(&o.file, pos)));
-            }
-        });
-    }
-    match (o.gk.group.as_str(), o.gk.kind.as_str()) {
-        ("cert-manager.io", "Certificate") => at(&["spec", "secretName"], &secret, &mut out),
-        ("external-secrets.io", "ExternalSecret") => {
-            let target = o
-                .node
-                .path(&["spec", "target", "name"])
-                .and_then(Node::as_str);
-            match target {
-                Some(_) => at(&["spec", "target", "name"], &secret, &mut out),
-                // Without a target name, the Secret is named like the ExternalSecret.
-                None => {
-                    if let Some(n) = &o.name {
-                        out.push((secret.clone(), n.clone(), None, o.loc()));
-                    }
-                }
-            }
-        }
-        ("bitnami.com", "SealedSecret") => {
-            if let Some(n) = &o.name {
-                out.push((secret.clone(), n.clone(), None, o.loc()));
-            }
-        }
-        _ => {}
-    }
-    for r in &ctx.config.references {
-        if r.produces && r.kind == o.gk.kind && r.group.as_ref().is_none_or(|g| *g == o.gk.group) {
-            let path: Vec<&str> = r.path.iter().map(String::as_str).collect();
-            at(&path, &r.target, &mut out);
-        }
-    }
-    out
-}
-
 /// Whether object `i` gets the preview suffix.
 fn is_renamed(plan: &Plan, i: usize, mode: RenameMode) -> bool {
     match plan.placements[i] {
@@ -145,9 +125,11 @@ pub fn plan(objects: &[Object], plan: &Plan, ctx: &Ctx, warnings: &mut Vec<Warni
     for (i, o) in objects.iter().enumerate() {
         let class = &plan.classes[i];
         let rule = naming::rule_for(&o.gk, class);
+        // Pods without serviceAccountName use their namespace's `default`: never renamed.
+        let default_sa = o.gk.is("", "ServiceAccount") && o.name.as_deref() == Some("default");
         let renamed = suffix
             .as_deref()
-            .filter(|_| is_renamed(plan, i, ctx.config.preview.rename));
+            .filter(|_| !default_sa && is_renamed(plan, i, ctx.config.preview.rename));
         match (&o.name, &o.generate_name, renamed) {
             (Some(name), _, Some(sfx)) => {
                 let new = naming::fit(name, sfx, rule.max());
@@ -187,8 +169,50 @@ pub fn plan(objects: &[Object], plan: &Plan, ctx: &Ctx, warnings: &mut Vec<Warni
                 loc,
             });
         }
+        if o.gk.is("apps", "StatefulSet") {
+            if let Some(sts) = &o.name {
+                fieldspec::visit(
+                    &o.node,
+                    &["spec", "volumeClaimTemplates", "metadata", "name"],
+                    &mut |n| {
+                        if let Some(t) = n.as_str() {
+                            map.claims.push((t.to_string(), sts.clone(), i));
+                        }
+                    },
+                );
+            }
+        }
     }
+    follow_targets(objects, plan, ctx, &mut map);
     map
+}
+
+/// Objects whose name is a reference (a pack or gitops.yaml entry at `metadata.name`, such as
+/// Endpoints named like their Service) take their target's final name, so a Service shortened
+/// with a hash and its Endpoints stay one name.
+fn follow_targets(objects: &[Object], plan: &Plan, ctx: &Ctx, map: &mut RenameMap) {
+    let followers: Vec<_> = refs::rows(ctx)
+        .into_iter()
+        .filter(|r| refs::is_name_follower(r) && !r.produces)
+        .collect();
+    if followers.is_empty() || map.is_empty() {
+        return;
+    }
+    for (i, o) in objects.iter().enumerate() {
+        let Some(name) = &o.name else { continue };
+        for spec in &followers {
+            if !spec.applies(&o.gk.group, &o.gk.kind, plan.classes[i].role) {
+                continue;
+            }
+            let What::Name(p) = &spec.what else { continue };
+            let target = p
+                .group_kind()
+                .unwrap_or_else(|| GroupKind::new("", &p.kind));
+            if let Some(new) = map.get(&target, name).map(str::to_string) {
+                map.insert(&o.gk, name, new);
+            }
+        }
+    }
 }
 
 /// Writes the new names into `metadata.name` and `metadata.generateName`.

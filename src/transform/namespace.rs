@@ -71,11 +71,7 @@ pub fn apply(input: &mut Input, plan: &mut Plan, ctx: &Ctx) {
         });
         input.docs.push(Doc::Object(input.objects.len() - 1));
         plan.placements.push(Placement::TargetNamespace);
-        plan.classes.push(crate::model::scope::Class {
-            namespaced: false,
-            role: Role::Plain,
-            v2: false,
-        });
+        plan.classes.push(crate::model::scope::Class::plain(false));
     }
 }
 

@@ -4,7 +4,9 @@
 //! preview is a sandbox: every namespaced object lands in the preview namespace, and a
 //! cluster-scoped object is refused unless the sandbox allows its kind
 //! ([`crate::config::policy::Sandbox`]: gitops.yaml's `preview.allowClusterScoped`, as far as
-//! the platform policy lets it). Of
+//! the platform policy lets it); so is an object whose scope is unknown (an environment render
+//! treats it as namespaced and warns), and a build input (Crossplane package metadata, never
+//! applied to a cluster). Of
 //! the allowed ones, composite and managed resources are instances (suffixed like any other
 //! object), everything else is a shared definition: it keeps its name, gets no identity
 //! labels, and gets `Prune=false,Delete=false` so that closing a pull request never deletes
@@ -16,9 +18,13 @@
 //! their external resources ([`orphan_managed`]). Previews add no protection and remove none
 //! that the files carry.
 
+use std::collections::BTreeSet;
+
+use crate::diag::Warning;
 use crate::error::Error;
-use crate::model::Object;
+use crate::model::gvk::is_kubernetes_group;
 use crate::model::scope::{Class, Role};
+use crate::model::{GroupKind, Object};
 use crate::transform::{Ctx, Plan};
 use crate::yaml::Node;
 
@@ -44,6 +50,9 @@ pub enum Placement {
     SharedDefinition,
     /// Refused by a preview (reported; left alone by every step).
     Refused,
+    /// An input of a build, never applied to a cluster (Crossplane package metadata): left
+    /// alone by an environment render.
+    BuildInput,
 }
 
 /// Decides every object's placement. What a preview may not carry is pushed to `refusals`
@@ -53,13 +62,43 @@ pub fn place(
     classes: &[Class],
     ctx: &Ctx,
     refusals: &mut Vec<Error>,
+    warnings: &mut Vec<Warning>,
 ) -> Vec<Placement> {
     let preview = ctx.identity.is_preview();
     let target = ctx.identity.namespace.as_deref();
+    let build_inputs = &crate::packs::builtin().build_inputs;
     let mut seen_target = false;
+    let mut unknown_warned: BTreeSet<&GroupKind> = BTreeSet::new();
     let mut out = Vec::with_capacity(objects.len());
     for (o, class) in objects.iter().zip(classes) {
-        let p = if o.gk.is("", "Namespace") {
+        let p = if build_inputs.iter().any(|b| b.matches(&o.gk)) {
+            if preview {
+                refusals.push(Error::Refused {
+                    loc: o.loc(),
+                    msg: format!(
+                        "{} is {}, an input of a package build that is never applied to a cluster: a preview refuses it; list its file under exclude: in gitops.yaml",
+                        o.label(),
+                        o.gk
+                    ),
+                });
+                Placement::Refused
+            } else {
+                Placement::BuildInput
+            }
+        } else if !class.known {
+            if preview {
+                refusals.push(Error::Refused {
+                    loc: o.loc(),
+                    msg: unknown_scope(o, true),
+                });
+                Placement::Refused
+            } else {
+                if unknown_warned.insert(&o.gk) {
+                    warnings.push(Warning::at(o.loc(), unknown_scope(o, false)));
+                }
+                Placement::Namespaced
+            }
+        } else if o.gk.is("", "Namespace") {
             if target.is_some() && o.name.as_deref() == target {
                 if seen_target {
                     Placement::DuplicateNamespace
@@ -104,6 +143,29 @@ pub fn place(
         out.push(p);
     }
     out
+}
+
+/// Why a kind whose scope is unknown is refused (a preview) or treated as namespaced.
+fn unknown_scope(o: &Object, preview: bool) -> String {
+    let gk = &o.gk;
+    let consequence = if preview {
+        "so a preview cannot tell whether its sandbox holds it and refuses it"
+    } else {
+        "so it is treated as namespaced"
+    };
+    let how = if is_kubernetes_group(&gk.group) {
+        format!(
+            "{gk} is in a Kubernetes API group the built-in table does not list: put its CustomResourceDefinition in the input"
+        )
+    } else {
+        format!(
+            "put its CustomResourceDefinition in the input, or declare it in gitops.yaml: `namespaced: [{gk}]` or `clusterScoped: [{gk}]`"
+        )
+    };
+    format!(
+        "{}: kubectl-gitops does not know whether {gk} is namespaced or cluster-scoped, {consequence}; {how}",
+        o.label()
+    )
 }
 
 /// Applies protection: `protect: true` environments, and shared definitions in previews.

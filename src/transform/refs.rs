@@ -1,712 +1,379 @@
 //! Step 5 (DESIGN.md §4.5): every field that refers to an object by name follows the
 //! [`RenameMap`], and references that carry a namespace follow the target namespace.
 //!
-//! *Where* references are is data: [`TABLE`], one row per field, covering at least
-//! kustomize's whole name-reference table, plus Gateway API routes, policy attachment
-//! `targetRef(s)`, Crossplane connection secrets and composition refs, cert-manager and
-//! External Secrets, and gitops.yaml `references:`. Two shapes exist:
-//! - a scalar holding a name ([`Target::Name`]), e.g. `secretKeyRef.name`;
-//! - a typed mapping ([`Target::Typed`]) holding `name` and, optionally, kind, group (or
-//!   `apiGroup`, or `apiVersion`) and namespace, e.g. RoleBinding subjects, Gateway API
-//!   `backendRefs`, HPA `scaleTargetRef`. A typed reference matches an input object only when
-//!   its kind and group match and its namespace (if any) is the object's; when it matches and
-//!   the object is namespaced, its namespace follows the target namespace.
+//! *Where* references are is data: the built-in packs ([`crate::packs`], `packs/*.yaml`) and
+//! gitops.yaml `references:`, in one schema ([`crate::config::references`]); this module is
+//! their interpreter. What a field holds:
+//! - a name ([`What::Name`]), written as a plain name, as a Service's DNS name
+//!   (`reviews.shop.svc.cluster.local`) or as `namespace/name`;
+//! - a mapping ([`What::Object`]) holding the name and, optionally, kind, group (or
+//!   `apiGroup`, or `apiVersion`) and namespace (RoleBinding subjects, Gateway API refs, HPA
+//!   targets, ...);
+//! - a shape ([`What::Shape`]): a structure with references of its own (a pod spec).
+//!
+//! A reference designates an input object (or a produced name) of its kind and name. One
+//! that names a namespace designates it only when that namespace is the object's own, the
+//! environment's or the target namespace: `subjects: [{name: web, namespace: monitoring}]`
+//! is somebody else's `web`, and is left alone. When it designates a namespaced object, its
+//! namespace follows the target namespace. A reference to a `Namespace`
+//! (`targetNamespace`, an Application's destination) follows the target namespace when it
+//! names the object's own, the environment's or the target namespace; in a preview, naming
+//! another one is refused, since the preview would deploy outside its sandbox.
 //!
 //! A reference to something not in the input is left alone; in a preview it is a warning,
-//! since that object will not exist in the preview namespace. Strings inside values (env
-//! values, ConfigMap data) are never rewritten. Role `rules[].resourceNames` are special: the
-//! kind comes from the rule's `resources` ([`rewrite_resource_names`]).
+//! since that object will not exist in the preview namespace, unless something in the input
+//! creates it ([`super::produced`]). A shared definition of a preview (an allowed
+//! cluster-scoped object, shared by every preview) may not refer to a per-preview object:
+//! each preview would rewrite it to its own, so that is refused. Strings inside values (env
+//! values, ConfigMap data) are never rewritten.
+//!
+//! Two special cases the schema cannot express are named functions: Role `resourceNames`
+//! ([`rewrite_resource_names`]: the kind comes from the rule's `resources`) and references
+//! between Crossplane managed resources ([`rewrite_managed_refs`]: the field does not say
+//! which kind it means).
 
-use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::collections::{HashMap, HashSet};
 
+use crate::config::references::{Format, NsRule, ObjectRef, RefSpec, What};
 use crate::diag::Warning;
+use crate::error::Error;
+use crate::model::gvk::{self, KindPattern};
 use crate::model::scope::{Role, Scopes};
-use crate::model::{GroupKind, Loc, Object, fieldspec, gvk};
+use crate::model::{GroupKind, Loc, Object};
+use crate::packs::{self, Knowledge};
 use crate::transform::names::RenameMap;
 use crate::transform::policy::Placement;
+use crate::transform::produced::{Provided, is_claim_of};
 use crate::transform::{Ctx, Plan};
-use crate::yaml::Node;
+use crate::yaml::{Node, Pos};
 
-/// What a reference field holds.
-#[derive(Clone, Debug)]
-pub enum Target {
-    /// A scalar naming an object of this kind.
-    Name(GroupKind),
-    Typed(Typed),
-    /// A mapping with `apiVersion` and `kind` whose name sits below it, at this path
-    /// (Crossplane `Usage`: `spec.of: {apiVersion, kind, resourceRef: {name}}`).
-    Nested(&'static [&'static str]),
+/// One place a reference sits: the leaf entry and the node it designates (a scalar for
+/// [`What::Name`], a mapping for [`What::Object`]), with the field's dotted path.
+pub struct Site<'a> {
+    pub spec: &'a RefSpec,
+    pub node: &'a Node,
+    pub field: String,
 }
 
-/// A mapping reference: `{name, kind?, group?|apiGroup?|apiVersion?, namespace?}`.
-#[derive(Clone, Debug)]
-pub struct Typed {
-    /// Kind when the mapping has no kind key (or has none at all).
-    pub default_kind: Option<&'static str>,
-    /// Group when the mapping has no group key. `None`: match the kind in any group.
-    pub default_group: Option<&'static str>,
-    /// Key holding the kind (`kind`), if the mapping has one.
-    pub kind_key: Option<&'static str>,
-    /// Keys that may hold the group: `group`, `apiGroup`, or `apiVersion` (group/version).
-    pub group_keys: &'static [&'static str],
-    /// Key holding the namespace, if the reference can carry one.
-    pub ns_key: Option<&'static str>,
-    /// Write the namespace even when the reference has none (RoleBinding subjects and
-    /// webhook services require it).
-    pub ns_required: bool,
-    /// Only these kinds are references to objects (RoleBinding subjects may also name Users
-    /// and Groups); empty: any kind.
-    pub kinds: &'static [&'static str],
+/// Calls `f` on every reference site of `spec` below `node` (shapes expanded).
+pub fn walk<'a>(k: &'a Knowledge, spec: &'a RefSpec, node: &'a Node, f: &mut dyn FnMut(Site<'a>)) {
+    walk_at(k, spec, node, "", 0, f);
 }
 
-impl Typed {
-    /// A mapping reference whose kind sits under `kind` (else `default_kind`) and whose group
-    /// under one of `group_keys` (else `default_group`); no namespace, any kind.
-    const fn new(
-        default_kind: Option<&'static str>,
-        default_group: Option<&'static str>,
-        group_keys: &'static [&'static str],
-    ) -> Typed {
-        Typed {
-            default_kind,
-            default_group,
-            kind_key: Some("kind"),
-            group_keys,
-            ns_key: None,
-            ns_required: false,
-            kinds: &[],
-        }
+fn walk_at<'a>(
+    k: &'a Knowledge,
+    spec: &'a RefSpec,
+    node: &'a Node,
+    prefix: &str,
+    depth: usize,
+    f: &mut dyn FnMut(Site<'a>),
+) {
+    // Shapes nest a few levels (a pipeline's tasks' task specs); packs cannot loop forever.
+    if depth > 16 || !spec.enabled(node) {
+        return;
     }
-
-    /// The reference carries its target's namespace under `namespace`.
-    const fn namespaced(mut self) -> Typed {
-        self.ns_key = Some("namespace");
-        self
-    }
-
-    /// ... and the namespace must be written even when the reference has none.
-    const fn namespace_required(mut self) -> Typed {
-        self.ns_key = Some("namespace");
-        self.ns_required = true;
-        self
-    }
-
-    /// Only these kinds are references to objects.
-    const fn only(mut self, kinds: &'static [&'static str]) -> Typed {
-        self.kinds = kinds;
-        self
-    }
-}
-
-/// One reference field: which objects hold it, where, and what it refers to.
-#[derive(Clone, Debug)]
-pub struct RefField {
-    /// Referrer group; `None` matches any group.
-    pub group: Option<String>,
-    /// Referrer kind; `None` matches any kind.
-    pub kind: Option<String>,
-    pub path: Vec<String>,
-    pub target: Target,
-}
-
-fn gk(group: &str, kind: &str) -> GroupKind {
-    GroupKind::new(group, kind)
-}
-
-const NO_GROUP: &[&str] = &[];
-const GROUP: &[&str] = &["group"];
-const API_GROUP: &[&str] = &["apiGroup"];
-const API_VERSION: &[&str] = &["apiVersion"];
-const ANY_GROUP_KEY: &[&str] = &["group", "apiGroup", "apiVersion"];
-
-/// The built-in reference table.
-pub static TABLE: LazyLock<Vec<RefField>> = LazyLock::new(build_table);
-
-fn build_table() -> Vec<RefField> {
-    let mut t = Vec::new();
-    let mut add = |group: Option<&str>, kinds: &[&str], path: &[&str], target: Target| {
-        for k in kinds {
-            t.push(RefField {
-                group: group.map(str::to_string),
-                kind: Some((*k).to_string()),
-                path: path.iter().map(|s| (*s).to_string()).collect(),
-                target: target.clone(),
+    let field = if prefix.is_empty() {
+        spec.path.to_string()
+    } else {
+        format!("{prefix}.{}", spec.path)
+    };
+    match &spec.what {
+        What::Shape(name) => {
+            let entries = k.shapes.get(name).map_or(&[][..], Vec::as_slice);
+            spec.path.visit(node, &mut |n| {
+                for e in entries {
+                    walk_at(k, e, n, &field, depth + 1, f);
+                }
             });
         }
-        if kinds.is_empty() {
-            t.push(RefField {
-                group: group.map(str::to_string),
-                kind: None,
-                path: path.iter().map(|s| (*s).to_string()).collect(),
-                target,
+        _ => spec.path.visit(node, &mut |n| {
+            f(Site {
+                spec,
+                node: n,
+                field: field.clone(),
+            });
+        }),
+    }
+}
+
+/// Like [`walk`], with mutable access to the sites for which `wants` holds (nothing is
+/// touched, merged keys included, where no edit is wanted).
+fn walk_mut(
+    k: &Knowledge,
+    spec: &RefSpec,
+    node: &mut Node,
+    depth: usize,
+    wants: &dyn Fn(&RefSpec, &Node) -> bool,
+    f: &mut dyn FnMut(&RefSpec, &mut Node),
+) {
+    if depth > 16 || !spec.enabled(node) {
+        return;
+    }
+    match &spec.what {
+        What::Shape(name) => {
+            let entries = k.shapes.get(name).map_or(&[][..], Vec::as_slice);
+            let needed = |n: &Node| {
+                let mut any = false;
+                for e in entries {
+                    walk(k, e, n, &mut |s| any = any || wants(s.spec, s.node));
+                }
+                any
+            };
+            spec.path.visit_mut(node, &needed, &mut |n| {
+                for e in entries {
+                    walk_mut(k, e, n, depth + 1, wants, f);
+                }
             });
         }
-    };
-    let name = |g: &str, k: &str| Target::Name(gk(g, k));
-
-    // Pod specs, wherever a workload keeps one.
-    let pod_roots: &[(&str, &[&str], &[&str])] = &[
-        ("", &["Pod"], &["spec"]),
-        ("", &["PodTemplate"], &["template", "spec"]),
-        (
-            "",
-            &["ReplicationController"],
-            &["spec", "template", "spec"],
-        ),
-        (
-            "apps",
-            &["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet"],
-            &["spec", "template", "spec"],
-        ),
-        ("batch", &["Job"], &["spec", "template", "spec"]),
-        (
-            "batch",
-            &["CronJob"],
-            &["spec", "jobTemplate", "spec", "template", "spec"],
-        ),
-        ("argoproj.io", &["Rollout"], &["spec", "template", "spec"]),
-    ];
-    let containers = ["containers", "initContainers", "ephemeralContainers"];
-    for (group, kinds, root) in pod_roots {
-        let mut pod = |sub: &[&str], target: Target| {
-            let path: Vec<&str> = root.iter().chain(sub).copied().collect();
-            add(Some(group), kinds, &path, target);
-        };
-        pod(&["volumes", "configMap", "name"], name("", "ConfigMap"));
-        pod(
-            &["volumes", "projected", "sources", "configMap", "name"],
-            name("", "ConfigMap"),
-        );
-        pod(&["volumes", "secret", "secretName"], name("", "Secret"));
-        pod(
-            &["volumes", "projected", "sources", "secret", "name"],
-            name("", "Secret"),
-        );
-        pod(
-            &["volumes", "persistentVolumeClaim", "claimName"],
-            name("", "PersistentVolumeClaim"),
-        );
-        pod(
-            &["volumes", "csi", "nodePublishSecretRef", "name"],
-            name("", "Secret"),
-        );
-        pod(&["volumes", "azureFile", "secretName"], name("", "Secret"));
-        for v in [
-            "cephfs",
-            "cinder",
-            "flexVolume",
-            "iscsi",
-            "rbd",
-            "scaleIO",
-            "storageos",
-        ] {
-            pod(&["volumes", v, "secretRef", "name"], name("", "Secret"));
-        }
-        for c in containers {
-            pod(
-                &[c, "env", "valueFrom", "configMapKeyRef", "name"],
-                name("", "ConfigMap"),
-            );
-            pod(
-                &[c, "env", "valueFrom", "secretKeyRef", "name"],
-                name("", "Secret"),
-            );
-            pod(
-                &[c, "envFrom", "configMapRef", "name"],
-                name("", "ConfigMap"),
-            );
-            pod(&[c, "envFrom", "secretRef", "name"], name("", "Secret"));
-        }
-        pod(&["imagePullSecrets", "name"], name("", "Secret"));
-        pod(&["serviceAccountName"], name("", "ServiceAccount"));
-        pod(&["serviceAccount"], name("", "ServiceAccount"));
-        pod(&["subdomain"], name("", "Service"));
-        pod(
-            &["priorityClassName"],
-            name("scheduling.k8s.io", "PriorityClass"),
-        );
-        pod(&["runtimeClassName"], name("node.k8s.io", "RuntimeClass"));
-        pod(
-            &["resourceClaims", "resourceClaimName"],
-            name("resource.k8s.io", "ResourceClaim"),
-        );
-        pod(
-            &["resourceClaims", "resourceClaimTemplateName"],
-            name("resource.k8s.io", "ResourceClaimTemplate"),
-        );
+        _ => spec
+            .path
+            .visit_mut(node, &|n| wants(spec, n), &mut |n| f(spec, n)),
     }
-
-    // Workloads and storage.
-    add(
-        Some("apps"),
-        &["StatefulSet"],
-        &["spec", "serviceName"],
-        name("", "Service"),
-    );
-    add(
-        Some("apps"),
-        &["StatefulSet"],
-        &["spec", "volumeClaimTemplates", "spec", "storageClassName"],
-        name("storage.k8s.io", "StorageClass"),
-    );
-    add(
-        Some(""),
-        &["PersistentVolumeClaim"],
-        &["spec", "volumeName"],
-        name("", "PersistentVolume"),
-    );
-    add(
-        Some(""),
-        &["PersistentVolumeClaim", "PersistentVolume"],
-        &["spec", "storageClassName"],
-        name("storage.k8s.io", "StorageClass"),
-    );
-    add(
-        Some(""),
-        &["PersistentVolumeClaim"],
-        &["spec", "volumeAttributesClassName"],
-        name("storage.k8s.io", "VolumeAttributesClass"),
-    );
-    let data_source = Target::Typed(Typed::new(None, Some(""), API_GROUP).namespaced());
-    add(
-        Some(""),
-        &["PersistentVolumeClaim"],
-        &["spec", "dataSource"],
-        data_source.clone(),
-    );
-    add(
-        Some(""),
-        &["PersistentVolumeClaim"],
-        &["spec", "dataSourceRef"],
-        data_source,
-    );
-    add(
-        Some(""),
-        &["PersistentVolume"],
-        &["spec", "claimRef"],
-        Target::Typed(
-            Typed::new(Some("PersistentVolumeClaim"), Some(""), API_VERSION).namespaced(),
-        ),
-    );
-    add(
-        Some(""),
-        &["PersistentVolume"],
-        &["spec", "azureFile", "secretName"],
-        name("", "Secret"),
-    );
-    add(
-        Some("snapshot.storage.k8s.io"),
-        &["VolumeSnapshot"],
-        &["spec", "source", "persistentVolumeClaimName"],
-        name("", "PersistentVolumeClaim"),
-    );
-    add(
-        Some("snapshot.storage.k8s.io"),
-        &["VolumeSnapshot"],
-        &["spec", "volumeSnapshotClassName"],
-        name("snapshot.storage.k8s.io", "VolumeSnapshotClass"),
-    );
-
-    // Scaling: HPA, VPA, KEDA.
-    let scale_target = Target::Typed(Typed::new(None, Some(""), API_VERSION));
-    add(
-        Some("autoscaling"),
-        &["HorizontalPodAutoscaler"],
-        &["spec", "scaleTargetRef"],
-        scale_target,
-    );
-    add(
-        Some("keda.sh"),
-        &["ScaledObject"],
-        &["spec", "scaleTargetRef"],
-        Target::Typed(Typed::new(Some("Deployment"), Some("apps"), API_VERSION)),
-    );
-
-    // Networking: Service backends, TLS secrets, classes.
-    for group in ["networking.k8s.io", "extensions"] {
-        let g = Some(group);
-        add(
-            g,
-            &["Ingress"],
-            &[
-                "spec", "rules", "http", "paths", "backend", "service", "name",
-            ],
-            name("", "Service"),
-        );
-        add(
-            g,
-            &["Ingress"],
-            &["spec", "defaultBackend", "service", "name"],
-            name("", "Service"),
-        );
-        add(
-            g,
-            &["Ingress"],
-            &["spec", "rules", "http", "paths", "backend", "serviceName"],
-            name("", "Service"),
-        );
-        add(
-            g,
-            &["Ingress"],
-            &["spec", "backend", "serviceName"],
-            name("", "Service"),
-        );
-        add(
-            g,
-            &["Ingress"],
-            &["spec", "tls", "secretName"],
-            name("", "Secret"),
-        );
-        add(
-            g,
-            &["Ingress"],
-            &["spec", "ingressClassName"],
-            name("networking.k8s.io", "IngressClass"),
-        );
-        let resource = Target::Typed(Typed::new(None, Some(""), API_GROUP));
-        add(
-            g,
-            &["Ingress"],
-            &["spec", "defaultBackend", "resource"],
-            resource.clone(),
-        );
-        add(
-            g,
-            &["Ingress"],
-            &["spec", "rules", "http", "paths", "backend", "resource"],
-            resource,
-        );
-        for a in [
-            "nginx.ingress.kubernetes.io/auth-secret",
-            "nginx.ingress.kubernetes.io/auth-tls-secret",
-            "nginx.ingress.kubernetes.io/proxy-ssl-secret",
-            "ingress.kubernetes.io/auth-secret",
-        ] {
-            add(
-                g,
-                &["Ingress"],
-                &["metadata", "annotations", a],
-                name("", "Secret"),
-            );
-        }
-        add(
-            g,
-            &["Ingress"],
-            &[
-                "metadata",
-                "annotations",
-                "nginx.ingress.kubernetes.io/fastcgi-params-configmap",
-            ],
-            name("", "ConfigMap"),
-        );
-    }
-
-    // RBAC.
-    add(
-        Some("rbac.authorization.k8s.io"),
-        &["RoleBinding", "ClusterRoleBinding"],
-        &["roleRef"],
-        Target::Typed(
-            Typed::new(None, Some("rbac.authorization.k8s.io"), API_GROUP)
-                .only(&["Role", "ClusterRole"]),
-        ),
-    );
-    add(
-        Some("rbac.authorization.k8s.io"),
-        &["RoleBinding", "ClusterRoleBinding"],
-        &["subjects"],
-        Target::Typed(
-            Typed::new(None, Some(""), API_GROUP)
-                .namespace_required()
-                .only(&["ServiceAccount"]),
-        ),
-    );
-    add(
-        Some(""),
-        &["ServiceAccount"],
-        &["imagePullSecrets", "name"],
-        name("", "Secret"),
-    );
-    add(
-        Some(""),
-        &["ServiceAccount"],
-        &["secrets", "name"],
-        name("", "Secret"),
-    );
-
-    // Services behind API machinery.
-    // A `{name, namespace}` mapping that is always a Service (it has no kind key).
-    let service = Target::Typed(Typed {
-        kind_key: None,
-        ..Typed::new(Some("Service"), Some(""), NO_GROUP).namespace_required()
-    });
-    add(
-        Some("admissionregistration.k8s.io"),
-        &[
-            "ValidatingWebhookConfiguration",
-            "MutatingWebhookConfiguration",
-        ],
-        &["webhooks", "clientConfig", "service"],
-        service.clone(),
-    );
-    add(
-        Some("apiregistration.k8s.io"),
-        &["APIService"],
-        &["spec", "service"],
-        service.clone(),
-    );
-    add(
-        Some("apiextensions.k8s.io"),
-        &["CustomResourceDefinition"],
-        &["spec", "conversion", "webhook", "clientConfig", "service"],
-        service.clone(),
-    );
-    add(
-        Some("apiextensions.k8s.io"),
-        &["CustomResourceDefinition"],
-        &["spec", "conversion", "webhookClientConfig", "service"],
-        service,
-    );
-    add(
-        Some("admissionregistration.k8s.io"),
-        &["ValidatingAdmissionPolicyBinding"],
-        &["spec", "policyName"],
-        name("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
-    );
-    add(
-        Some("admissionregistration.k8s.io"),
-        &["MutatingAdmissionPolicyBinding"],
-        &["spec", "policyName"],
-        name("admissionregistration.k8s.io", "MutatingAdmissionPolicy"),
-    );
-
-    // Gateway API.
-    let gw = Some("gateway.networking.k8s.io");
-    let routes = ["HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute"];
-    let parent = Target::Typed(
-        Typed::new(Some("Gateway"), Some("gateway.networking.k8s.io"), GROUP).namespaced(),
-    );
-    let backend = |default_kind: &'static str| {
-        Target::Typed(Typed::new(Some(default_kind), Some(""), GROUP).namespaced())
-    };
-    add(gw, &routes, &["spec", "parentRefs"], parent);
-    add(
-        gw,
-        &routes,
-        &["spec", "rules", "backendRefs"],
-        backend("Service"),
-    );
-    add(
-        gw,
-        &routes,
-        &["spec", "rules", "filters", "requestMirror", "backendRef"],
-        backend("Service"),
-    );
-    add(
-        gw,
-        &routes,
-        &[
-            "spec",
-            "rules",
-            "backendRefs",
-            "filters",
-            "requestMirror",
-            "backendRef",
-        ],
-        backend("Service"),
-    );
-    let extension = Target::Typed(Typed::new(None, Some(""), GROUP));
-    add(
-        gw,
-        &routes,
-        &["spec", "rules", "filters", "extensionRef"],
-        extension.clone(),
-    );
-    add(
-        gw,
-        &["Gateway"],
-        &["spec", "gatewayClassName"],
-        name("gateway.networking.k8s.io", "GatewayClass"),
-    );
-    add(
-        gw,
-        &["Gateway"],
-        &["spec", "listeners", "tls", "certificateRefs"],
-        backend("Secret"),
-    );
-    add(
-        gw,
-        &["Gateway"],
-        &["spec", "infrastructure", "parametersRef"],
-        extension.clone(),
-    );
-    add(
-        gw,
-        &["BackendTLSPolicy"],
-        &["spec", "validation", "caCertificateRefs"],
-        backend("ConfigMap"),
-    );
-    // Policy attachment (Gateway API, Envoy Gateway, Istio, Kuadrant, ...) and the
-    // VerticalPodAutoscaler: `targetRef(s)` with kind, name and a group (or apiVersion), on
-    // any kind.
-    let target_ref = Target::Typed(Typed::new(None, Some(""), ANY_GROUP_KEY).namespaced());
-    add(None, &[], &["spec", "targetRef"], target_ref.clone());
-    add(None, &[], &["spec", "targetRefs"], target_ref);
-
-    // Crossplane: connection secrets (claims and v1 XRs), composition refs, provider configs.
-    add(
-        None,
-        &[],
-        &["spec", "writeConnectionSecretToRef", "name"],
-        name("", "Secret"),
-    );
-    add(
-        None,
-        &[],
-        &["spec", "compositionRef", "name"],
-        name("apiextensions.crossplane.io", "Composition"),
-    );
-    add(
-        None,
-        &[],
-        &["spec", "crossplane", "compositionRef", "name"],
-        name("apiextensions.crossplane.io", "Composition"),
-    );
-    add(
-        None,
-        &[],
-        &["spec", "compositionRevisionRef", "name"],
-        name("apiextensions.crossplane.io", "CompositionRevision"),
-    );
-    add(
-        None,
-        &[],
-        &["spec", "crossplane", "compositionRevisionRef", "name"],
-        name("apiextensions.crossplane.io", "CompositionRevision"),
-    );
-    let object_ref = Typed::new(None, Some(""), API_VERSION);
-    // A claim bound to a composite resource, a v1 composite resource's claim and composed
-    // resources (rarely in git, but then they must follow renames).
-    add(
-        None,
-        &[],
-        &["spec", "resourceRef"],
-        Target::Typed(object_ref.clone()),
-    );
-    add(
-        None,
-        &[],
-        &["spec", "claimRef"],
-        Target::Typed(object_ref.clone().namespaced()),
-    );
-    add(
-        None,
-        &[],
-        &["spec", "resourceRefs"],
-        Target::Typed(object_ref.clone()),
-    );
-    add(
-        None,
-        &[],
-        &["spec", "crossplane", "resourceRefs"],
-        Target::Typed(object_ref.clone()),
-    );
-    // Usages protect one object from deletion while another uses it.
-    for group in ["apiextensions.crossplane.io", "protection.crossplane.io"] {
-        for side in ["of", "by"] {
-            add(
-                Some(group),
-                &["Usage", "ClusterUsage"],
-                &["spec", side],
-                Target::Nested(&["resourceRef", "name"]),
-            );
-        }
-    }
-    add(
-        None,
-        &[],
-        &["spec", "providerConfigRef"],
-        Target::Typed(Typed::new(Some("ProviderConfig"), None, NO_GROUP)),
-    );
-
-    // cert-manager and External Secrets.
-    add(
-        Some("cert-manager.io"),
-        &["Certificate"],
-        &["spec", "secretName"],
-        name("", "Secret"),
-    );
-    add(
-        Some("cert-manager.io"),
-        &["Certificate"],
-        &["spec", "issuerRef"],
-        Target::Typed(Typed::new(Some("Issuer"), Some("cert-manager.io"), GROUP)),
-    );
-    add(
-        Some("external-secrets.io"),
-        &["ExternalSecret"],
-        &["spec", "target", "name"],
-        name("", "Secret"),
-    );
-    add(
-        Some("external-secrets.io"),
-        &["ExternalSecret"],
-        &["spec", "secretStoreRef"],
-        Target::Typed(Typed::new(
-            Some("SecretStore"),
-            Some("external-secrets.io"),
-            NO_GROUP,
-        )),
-    );
-
-    t
 }
 
-/// Index of what exists in this render: objects and produced names, by group, kind and
-/// original name, with their original namespace and whether they are namespaced. Built once
-/// per render; every lookup is a hash lookup.
-#[derive(Default)]
-struct Known {
-    by_name: HashMap<GroupKind, HashMap<String, Vec<Candidate>>>,
-    /// For references that may designate a kind in any group (`providerConfigRef`).
-    by_kind: HashMap<String, HashMap<String, Vec<Candidate>>>,
-}
-
+/// A reference as read: what it designates.
 #[derive(Clone, Debug)]
-struct Candidate {
-    gk: GroupKind,
+pub struct RefValue {
+    pub kind: KindPattern,
+    pub name: String,
+    /// The namespace the reference names, when it names one.
+    pub namespace: Option<String>,
+    /// Where the name is written.
+    pub pos: Pos,
+}
+
+/// Reads a mapping reference.
+pub fn read_object_ref(o: &ObjectRef, n: &Node) -> Option<RefValue> {
+    let keys: Vec<&str> = o.name.iter().map(String::as_str).collect();
+    let name_node = n.path(&keys)?;
+    let name = name_node.as_str().filter(|s| !s.is_empty())?;
+    let kind = o
+        .kind_key
+        .as_deref()
+        .and_then(|k| n.get(k))
+        .and_then(Node::as_str)
+        .or(o.kind.as_deref())?;
+    if !o.kinds.is_empty() && !o.kinds.iter().any(|k| k == kind) {
+        return None;
+    }
+    let mut group = None;
+    for key in &o.group_keys {
+        if let Some(v) = n.get(key).and_then(Node::as_str) {
+            group = Some(if key == "apiVersion" {
+                gvk::split_api_version(v).0
+            } else {
+                v
+            });
+            break;
+        }
+    }
+    let group = group.or(o.group.as_deref());
+    let namespace = match o.namespace {
+        NsRule::None => None,
+        _ => n
+            .get("namespace")
+            .and_then(Node::as_str)
+            .map(str::to_string),
+    };
+    Some(RefValue {
+        kind: KindPattern {
+            group: group.map(str::to_string),
+            kind: kind.to_string(),
+        },
+        name: name.to_string(),
+        namespace,
+        pos: name_node.pos,
+    })
+}
+
+/// A name as written in a [`What::Name`] field, split by its format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Written {
+    name: String,
     namespace: Option<String>,
-    namespaced: bool,
+    /// DNS names: what follows the namespace (`svc.cluster.local`), kept as written.
+    rest: Option<String>,
+}
+
+fn split_written(format: Format, v: &str) -> Option<Written> {
+    match format {
+        Format::Name => Some(Written {
+            name: v.to_string(),
+            namespace: None,
+            rest: None,
+        }),
+        Format::NamespacedName => Some(match v.split_once('/') {
+            Some((ns, name)) => Written {
+                name: name.to_string(),
+                namespace: Some(ns.to_string()),
+                rest: None,
+            },
+            None => Written {
+                name: v.to_string(),
+                namespace: None,
+                rest: None,
+            },
+        }),
+        Format::Dns => {
+            let mut labels = v.splitn(3, '.');
+            let name = labels.next()?.to_string();
+            let namespace = labels.next().map(str::to_string);
+            let rest = labels.next().map(str::to_string);
+            // `name.ns.svc[.domain]`: anything else with three labels or more is a host
+            // outside the cluster, not a Service.
+            if rest
+                .as_deref()
+                .is_some_and(|r| r != "svc" && !r.starts_with("svc."))
+            {
+                return None;
+            }
+            Some(Written {
+                name,
+                namespace,
+                rest,
+            })
+        }
+    }
+}
+
+fn join_written(format: Format, w: &Written) -> String {
+    match (format, &w.namespace) {
+        (Format::NamespacedName, Some(ns)) => format!("{ns}/{}", w.name),
+        (Format::Dns, Some(ns)) => match &w.rest {
+            Some(rest) => format!("{}.{ns}.{rest}", w.name),
+            None => format!("{}.{ns}", w.name),
+        },
+        _ => w.name.clone(),
+    }
+}
+
+/// Reads a reference site: what it designates (`None` for empty or excepted values, and
+/// DNS names outside the cluster).
+pub fn read_site(spec: &RefSpec, n: &Node) -> Option<RefValue> {
+    match &spec.what {
+        What::Name(p) => {
+            let v = n.as_str().filter(|s| !s.is_empty())?;
+            if spec.except.iter().any(|e| e == v) {
+                return None;
+            }
+            let w = split_written(spec.format, v)?;
+            Some(RefValue {
+                kind: p.clone(),
+                name: w.name,
+                namespace: w.namespace,
+                pos: n.pos,
+            })
+        }
+        What::Object(o) => read_object_ref(o, n).filter(|v| !spec.except.contains(&v.name)),
+        What::Shape(_) => None,
+    }
+}
+
+/// Whether a pattern designates core `Namespace` objects.
+fn is_namespace_ref(p: &KindPattern) -> bool {
+    p.kind == "Namespace" && p.group.as_deref().is_none_or(str::is_empty)
+}
+
+/// Whether a reference entry sits at `metadata.name`: the object's name follows its target's
+/// (Endpoints), handled by [`super::names`].
+pub fn is_name_follower(spec: &RefSpec) -> bool {
+    spec.path.plain().as_deref() == Some(&["metadata", "name"][..])
+}
+
+/// Every reference row of a render: the packs', then gitops.yaml's.
+pub fn rows(ctx: &Ctx) -> Vec<&RefSpec> {
+    packs::builtin()
+        .references
+        .iter()
+        .map(|(_, r)| r)
+        .chain(&ctx.config.references)
+        .collect()
+}
+
+/// Index of what exists in this render: objects and produced names, by kind and original
+/// name, with their original namespace and whether they are namespaced. Built once per
+/// render; every lookup is a hash lookup.
+#[derive(Default)]
+pub struct Known {
+    by_kind: HashMap<String, HashMap<String, Vec<Candidate>>>,
+    /// StatefulSet claim templates: (template, StatefulSet name, the claims' candidate).
+    claims: Vec<(String, String, Candidate)>,
+    provided: Provided,
+}
+
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub gk: GroupKind,
+    pub namespace: Option<String>,
+    pub namespaced: bool,
+    /// Index of the object (or of a produced name's producer).
+    pub object: usize,
+    /// Lands in the preview's namespace or gets the preview's suffix.
+    pub per_preview: bool,
+}
+
+/// The outcome of resolving a reference.
+enum Lookup<'k> {
+    One(&'k Candidate),
+    Missing,
+    Ambiguous(Vec<GroupKind>),
 }
 
 impl Known {
-    fn build(objects: &[Object], plan: &Plan, renames: &RenameMap) -> Self {
-        let mut k = Known::default();
+    pub fn build(objects: &[Object], plan: &Plan, renames: &RenameMap, provided: Provided) -> Self {
+        let mut k = Known {
+            provided,
+            ..Known::default()
+        };
         for (i, o) in objects.iter().enumerate() {
             if let Some(name) = &o.name {
-                k.add(
-                    Candidate {
-                        gk: o.gk.clone(),
-                        namespace: o.namespace.clone(),
-                        namespaced: plan.placements[i] == Placement::Namespaced,
-                    },
-                    name,
-                );
+                let placement = plan.placements[i];
+                let c = Candidate {
+                    gk: o.gk.clone(),
+                    namespace: o.namespace.clone(),
+                    namespaced: placement == Placement::Namespaced,
+                    object: i,
+                    per_preview: matches!(
+                        placement,
+                        Placement::Namespaced | Placement::ClusterInstance
+                    ),
+                };
+                // A field an earlier row already rewrote holds the final name.
+                if let Some(new) = renames.get(&o.gk, name).filter(|n| n != name) {
+                    k.add(c.clone(), new);
+                }
+                k.add(c, name);
             }
         }
-        for p in &renames.produced {
-            k.add(
+        for (template, sts, object) in &renames.claims {
+            let o = &objects[*object];
+            k.claims.push((
+                template.clone(),
+                sts.clone(),
                 Candidate {
-                    gk: p.gk.clone(),
-                    namespace: p
-                        .namespace
-                        .clone()
-                        .or_else(|| objects[p.producer].namespace.clone()),
+                    gk: GroupKind::new("", "PersistentVolumeClaim"),
+                    namespace: o.namespace.clone(),
                     namespaced: true,
+                    object: *object,
+                    per_preview: plan.placements[*object] == Placement::Namespaced,
                 },
-                &p.name,
-            );
+            ));
+        }
+        for p in &renames.produced {
+            let c = Candidate {
+                gk: p.gk.clone(),
+                namespace: p
+                    .namespace
+                    .clone()
+                    .or_else(|| objects[p.producer].namespace.clone()),
+                namespaced: true,
+                object: p.producer,
+                per_preview: true,
+            };
+            if p.final_name != p.name {
+                k.add(c.clone(), &p.final_name);
+            }
+            k.add(c, &p.name);
         }
         k
     }
@@ -717,144 +384,106 @@ impl Known {
             .or_default()
             .entry(name.to_string())
             .or_default()
-            .push(c.clone());
-        self.by_name
-            .entry(c.gk.clone())
-            .or_default()
-            .entry(name.to_string())
-            .or_default()
             .push(c);
     }
 
-    fn contains(&self, gk: &GroupKind, name: &str) -> bool {
-        self.by_name.get(gk).is_some_and(|m| m.contains_key(name))
+    /// Whether something of the pattern's kind and this name exists or will be created.
+    pub fn contains(&self, p: &KindPattern, name: &str) -> bool {
+        self.by_kind
+            .get(&p.kind)
+            .and_then(|m| m.get(name))
+            .is_some_and(|cs| cs.iter().any(|c| p.matches(&c.gk)))
+            || self.provided.contains_pattern(p, name)
     }
 }
 
-/// gitops.yaml `references:` as table rows: (references, produced-name fields). The
-/// produced-name fields are references too: the producer's own field follows the rename of
-/// what it produces.
-pub fn config_fields(config: &crate::config::GitopsConfig) -> (Vec<RefField>, Vec<RefField>) {
-    let row = |r: &crate::config::gitops_yaml::RefSpec| RefField {
-        group: r.group.clone(),
-        kind: Some(r.kind.clone()),
-        path: r.path.clone(),
-        target: Target::Name(r.target.clone()),
-    };
-    (
-        config
-            .references
-            .iter()
-            .filter(|r| !r.produces)
-            .map(row)
-            .collect(),
-        config
-            .references
-            .iter()
-            .filter(|r| r.produces)
-            .map(row)
-            .collect(),
-    )
+/// The namespaces a reference may name and still designate an input object: the object's
+/// own (as written), the environment's, and the target namespace.
+struct Namespaces<'a> {
+    env: Option<&'a str>,
+    target: Option<&'a str>,
 }
 
-/// A reference found in an object.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FoundRef {
-    pub target: GroupKind,
-    pub name: String,
-    /// The namespace the reference names, when it names one.
-    pub namespace: Option<String>,
-    pub loc: Loc,
-    /// The field, as a dotted path (`spec.template.spec.volumes.secret.secretName`).
-    pub field: String,
-}
-
-/// Every reference in `o` that names its target's kind (read-only; for `check`). `extra` are
-/// gitops.yaml's reference rows ([`config_fields`]).
-pub fn collect(o: &Object, extra: &[RefField]) -> Vec<FoundRef> {
-    let mut out = Vec::new();
-    for f in TABLE.iter().chain(extra) {
-        if f.kind.as_ref().is_some_and(|k| *k != o.gk.kind)
-            || f.group.as_ref().is_some_and(|g| *g != o.gk.group)
-        {
-            continue;
-        }
-        let path: Vec<&str> = f.path.iter().map(String::as_str).collect();
-        let field = f.path.join(".");
-        fieldspec::visit(&o.node, &path, &mut |n| {
-            let found = match &f.target {
-                Target::Name(gk) => n.as_str().map(|v| (gk.clone(), v.to_string(), None)),
-                Target::Typed(t) => typed_parts(t, n).and_then(|(gk, name, ns)| {
-                    gk.map(|gk| (gk, name.to_string(), ns.map(str::to_string)))
-                }),
-                Target::Nested(name_path) => (|| {
-                    let api = n.get("apiVersion").and_then(Node::as_str)?;
-                    let kind = n.get("kind").and_then(Node::as_str)?;
-                    let name = n.path(name_path).and_then(Node::as_str)?;
-                    Some((
-                        GroupKind::new(gvk::split_api_version(api).0, kind),
-                        name.to_string(),
-                        None,
-                    ))
-                })(),
-            };
-            if let Some((target, name, namespace)) = found.filter(|f| !f.1.is_empty()) {
-                out.push(FoundRef {
-                    target,
-                    name,
-                    namespace,
-                    loc: Loc::new(&o.file, n.pos),
-                    field: field.clone(),
-                });
-            }
-        });
+impl Namespaces<'_> {
+    fn designates(&self, ns: &str, c: &Candidate) -> bool {
+        !c.namespaced
+            || c.namespace.as_deref() == Some(ns)
+            || self.env == Some(ns)
+            || self.target == Some(ns)
     }
-    out
 }
 
-/// Applies the table, gitops.yaml `references:` and the Role special case to every object.
+/// What a render did to references that later steps read.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Positions (object index, position) of every reference a row covers, rewritten or
+    /// deliberately left alone: the safety net ([`super::stale`]) looks elsewhere.
+    pub covered: HashSet<(usize, Pos)>,
+}
+
+/// Applies the packs, gitops.yaml `references:` and the special cases to every object.
+#[allow(clippy::too_many_arguments)]
 pub fn apply(
     objects: &mut [Object],
     plan: &Plan,
     renames: &RenameMap,
     scopes: &Scopes,
+    provided: Provided,
     ctx: &Ctx,
     warnings: &mut Vec<Warning>,
-) {
-    let (extra, produced_fields) = config_fields(&ctx.config);
-    let known = Known::build(objects, plan, renames);
+    refusals: &mut Vec<Error>,
+) -> Outcome {
+    let knowledge = packs::builtin();
+    let known = Known::build(objects, plan, renames, provided);
     let r = Rewriter {
+        knowledge,
         renames,
         known: &known,
         scopes,
-        target_ns: ctx.identity.namespace.as_deref(),
+        ns: Namespaces {
+            env: ctx
+                .environment
+                .as_ref()
+                .and_then(|e| e.namespace.as_deref()),
+            target: ctx.identity.namespace.as_deref(),
+        },
         preview: ctx.identity.is_preview(),
     };
-    // Fields with their paths, indexed by the referrer's kind once per render.
-    let fields: Vec<(&RefField, Vec<&str>)> = TABLE
-        .iter()
-        .chain(&extra)
-        .chain(&produced_fields)
-        .map(|f| (f, f.path.iter().map(String::as_str).collect()))
-        .collect();
-    let mut by_kind: HashMap<&str, Vec<usize>> = HashMap::new();
+    let rows = rows(ctx);
+    // Rows indexed by the referrer's kind once per render.
+    let mut by_kind: HashMap<&str, Vec<&RefSpec>> = HashMap::new();
     let mut any_kind = Vec::new();
-    for (i, (f, _)) in fields.iter().enumerate() {
-        match &f.kind {
-            Some(k) => by_kind.entry(k.as_str()).or_default().push(i),
-            None => any_kind.push(i),
+    for spec in &rows {
+        if is_name_follower(spec) {
+            continue;
+        }
+        match &spec.kind {
+            Some(k) => by_kind.entry(k.as_str()).or_default().push(*spec),
+            None => any_kind.push(*spec),
         }
     }
-    for o in objects.iter_mut() {
+    let mut outcome = Outcome::default();
+    for (i, o) in objects.iter_mut().enumerate() {
+        if plan.placements[i] == Placement::Refused {
+            continue;
+        }
+        let role = plan.classes[i].role;
         let specific = by_kind
             .get(o.gk.kind.as_str())
             .map_or(&[][..], Vec::as_slice);
-        for &i in specific.iter().chain(&any_kind) {
-            let (f, path) = &fields[i];
-            if f.group.as_ref().is_some_and(|g| *g != o.gk.group) {
+        for spec in specific.iter().chain(&any_kind) {
+            if !spec.applies(&o.gk.group, &o.gk.kind, role) {
                 continue;
             }
-            r.rewrite(o, path, &f.target, warnings);
+            r.rewrite(
+                i,
+                o,
+                plan.placements[i],
+                spec,
+                &mut outcome,
+                warnings,
+                refusals,
+            );
         }
         if o.gk.group == "rbac.authorization.k8s.io"
             && matches!(o.gk.kind.as_str(), "Role" | "ClusterRole")
@@ -863,13 +492,345 @@ pub fn apply(
         }
     }
     rewrite_managed_refs(objects, plan, renames);
+    outcome
+}
+
+struct Rewriter<'a> {
+    knowledge: &'a Knowledge,
+    renames: &'a RenameMap,
+    known: &'a Known,
+    scopes: &'a Scopes,
+    ns: Namespaces<'a>,
+    preview: bool,
+}
+
+/// What [`Rewriter::decide`] needs to know of the referrer (read while its tree is edited).
+struct Referrer {
+    label: String,
+    namespace: Option<String>,
+}
+
+impl Referrer {
+    fn of(o: &Object) -> Referrer {
+        Referrer {
+            label: o.label(),
+            namespace: o.namespace.clone(),
+        }
+    }
+}
+
+/// The edit a site needs.
+enum Edit {
+    /// A new scalar value.
+    Scalar(String),
+    /// A new name and/or namespace in a mapping reference.
+    Object {
+        name: Option<String>,
+        namespace: Option<String>,
+    },
+}
+
+impl Rewriter<'_> {
+    /// Resolves a reference to the input object (or produced name) it designates.
+    fn lookup(&self, v: &RefValue, referrer_ns: Option<&str>) -> Lookup<'_> {
+        let Some(cands) = self
+            .known
+            .by_kind
+            .get(&v.kind.kind)
+            .and_then(|m| m.get(&v.name))
+        else {
+            return self.claim_of_statefulset(v);
+        };
+        let matching: Vec<&Candidate> = cands
+            .iter()
+            .filter(|c| v.kind.matches(&c.gk))
+            .filter(|c| match &v.namespace {
+                Some(ns) => self.ns.designates(ns, c),
+                // Without a target namespace, objects keep their namespaces: a reference
+                // without one means its referrer's.
+                None => {
+                    self.ns.target.is_some()
+                        || !c.namespaced
+                        || c.namespace.is_none()
+                        || referrer_ns.is_none()
+                        || c.namespace.as_deref() == referrer_ns
+                }
+            })
+            .collect();
+        let mut groups: Vec<GroupKind> = matching.iter().map(|c| c.gk.clone()).collect();
+        groups.sort();
+        groups.dedup();
+        match (matching.first(), groups.len()) {
+            (None, _) => Lookup::Missing,
+            (Some(c), 1) => Lookup::One(c),
+            _ => Lookup::Ambiguous(groups),
+        }
+    }
+
+    /// A claim of a StatefulSet's volumeClaimTemplates (`<template>-<sts>-<n>`).
+    fn claim_of_statefulset(&self, v: &RefValue) -> Lookup<'_> {
+        if !v.kind.matches(&GroupKind::new("", "PersistentVolumeClaim")) {
+            return Lookup::Missing;
+        }
+        match self
+            .known
+            .claims
+            .iter()
+            .find(|(t, s, _)| is_claim_of(&v.name, t, s))
+        {
+            Some((_, _, c)) => Lookup::One(c),
+            None => Lookup::Missing,
+        }
+    }
+
+    /// The new name of what a reference designates, when it has one.
+    fn new_name(&self, c: &Candidate, name: &str) -> Option<String> {
+        self.renames.resolve(&c.gk, name).filter(|new| new != name)
+    }
+
+    /// The namespace a namespaced reference should name.
+    fn new_namespace(&self, c: &Candidate, ns: Option<&str>, required: bool) -> Option<String> {
+        let target = self.ns.target?;
+        (c.namespaced && (ns.is_some() || required) && ns != Some(target))
+            .then(|| target.to_string())
+    }
+
+    /// What a site needs, or why it must be refused.
+    fn decide(
+        &self,
+        spec: &RefSpec,
+        n: &Node,
+        referrer: &Referrer,
+        placement: Placement,
+    ) -> Result<Option<Edit>, String> {
+        let Some(v) = read_site(spec, n) else {
+            return Ok(None);
+        };
+        if let What::Name(p) = &spec.what {
+            if is_namespace_ref(p) {
+                return self.namespace_edit(&v.name, referrer, spec);
+            }
+        }
+        let Lookup::One(c) = self.lookup(&v, referrer.namespace.as_deref()) else {
+            return Ok(None);
+        };
+        let new_name = self.new_name(c, &v.name);
+        let required = matches!(&spec.what, What::Object(o) if o.namespace == NsRule::Required);
+        let new_ns = self.new_namespace(c, v.namespace.as_deref(), required);
+        if placement == Placement::SharedDefinition && c.per_preview {
+            return Err(format!(
+                "{} is a shared definition of every preview (allowed by preview.allowClusterScoped), but it refers to {} {:?}, which belongs to one preview: each preview would rewrite it to its own. Keep this object out of the preview's input, or let it refer to something every preview shares",
+                referrer.label, c.gk.kind, v.name
+            ));
+        }
+        if new_name.is_none() && new_ns.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(match &spec.what {
+            What::Name(_) => {
+                let mut w =
+                    split_written(spec.format, n.as_str().unwrap_or_default()).unwrap_or(Written {
+                        name: v.name.clone(),
+                        namespace: None,
+                        rest: None,
+                    });
+                if let Some(name) = new_name {
+                    w.name = name;
+                }
+                if let (Some(ns), Some(_)) = (new_ns, &w.namespace) {
+                    w.namespace = Some(ns);
+                }
+                Edit::Scalar(join_written(spec.format, &w))
+            }
+            _ => Edit::Object {
+                name: new_name,
+                namespace: new_ns,
+            },
+        }))
+    }
+
+    /// A reference to a namespace: it follows the target when it names the object's own,
+    /// the environment's or the target namespace; a preview refuses any other.
+    fn namespace_edit(
+        &self,
+        ns: &str,
+        referrer: &Referrer,
+        field: &RefSpec,
+    ) -> Result<Option<Edit>, String> {
+        let Some(target) = self.ns.target else {
+            return Ok(None);
+        };
+        let ours =
+            referrer.namespace.as_deref() == Some(ns) || self.ns.env == Some(ns) || target == ns;
+        if ours {
+            return Ok((ns != target).then(|| Edit::Scalar(target.to_string())));
+        }
+        if self.preview {
+            return Err(format!(
+                "{}: {} names the namespace {ns:?}, outside the preview's namespace {target}: a preview may only deploy into its own namespace (name the environment's namespace there, or leave the field out)",
+                referrer.label, field.path
+            ));
+        }
+        Ok(None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn rewrite(
+        &self,
+        index: usize,
+        o: &mut Object,
+        placement: Placement,
+        spec: &RefSpec,
+        outcome: &mut Outcome,
+        warnings: &mut Vec<Warning>,
+        refusals: &mut Vec<Error>,
+    ) {
+        // Read first: every site is covered, dangling references are reported, refusals
+        // collected; then edit only where an edit is wanted.
+        let mut refused = Vec::new();
+        walk(self.knowledge, spec, &o.node, &mut |site| {
+            let Some(v) = read_site(site.spec, site.node) else {
+                return;
+            };
+            outcome.covered.insert((index, v.pos));
+            outcome.covered.insert((index, site.node.pos));
+            if let Err(msg) = self.decide(site.spec, site.node, &Referrer::of(o), placement) {
+                refused.push(Error::Refused {
+                    loc: Loc::new(&o.file, site.node.pos),
+                    msg,
+                });
+                return;
+            }
+            match self.lookup(&v, o.namespace.as_deref()) {
+                Lookup::Ambiguous(groups) => warnings.push(Warning::at(
+                    Loc::new(&o.file, v.pos),
+                    format!(
+                        "{}: {} refers to {} {:?}, which the input holds in several API groups ({}); it is left as it is",
+                        o.label(),
+                        site.field,
+                        v.kind.kind,
+                        v.name,
+                        groups.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                    ),
+                )),
+                Lookup::Missing if self.preview => {
+                    self.check_dangling(&v, o, &site.field, warnings);
+                }
+                _ => {}
+            }
+        });
+        let refused_any = !refused.is_empty();
+        refusals.extend(refused);
+        if refused_any || (self.renames.is_empty() && self.ns.target.is_none()) {
+            return;
+        }
+        let referrer = Referrer::of(o);
+        let decide = |s: &RefSpec, n: &Node| match self.decide(s, n, &referrer, placement) {
+            Ok(Some(e)) => Some(e),
+            _ => None,
+        };
+        walk_mut(
+            self.knowledge,
+            spec,
+            &mut o.node,
+            0,
+            &|s, n| decide(s, n).is_some(),
+            &mut |s, n| match decide(s, n) {
+                Some(Edit::Scalar(v)) => n.replace_str(&v),
+                Some(Edit::Object { name, namespace }) => {
+                    if let (Some(name), What::Object(r)) = (name, &s.what) {
+                        let keys: Vec<&str> = r.name.iter().map(String::as_str).collect();
+                        if let Some(slot) = n.path_mut(&keys) {
+                            slot.replace_str(&name);
+                        }
+                    }
+                    if let Some(ns) = namespace {
+                        n.set_str("namespace", &ns, &["name"]);
+                    }
+                }
+                None => {}
+            },
+        );
+    }
+
+    fn check_dangling(&self, v: &RefValue, o: &Object, field: &str, warnings: &mut Vec<Warning>) {
+        if self.known.contains(&v.kind, &v.name) || is_namespace_ref(&v.kind) {
+            return;
+        }
+        // Every namespace has its `default` ServiceAccount.
+        if v.kind.kind == "ServiceAccount" && v.name == "default" {
+            return;
+        }
+        // A reference into another namespace is deliberate.
+        if v.namespace
+            .as_deref()
+            .is_some_and(|ns| Some(ns) != self.ns.target)
+        {
+            return;
+        }
+        // Cluster-scoped targets (StorageClass, ClusterRole, Composition, ...) are shared.
+        if !self.scopes.is_namespaced_pattern(&v.kind) {
+            return;
+        }
+        warnings.push(Warning::at(
+            Loc::new(&o.file, v.pos),
+            format!(
+                "{}: {field} refers to {} {:?}, which is not in the input, so it will not exist in the preview namespace {}",
+                o.label(),
+                v.kind.kind,
+                v.name,
+                self.ns.target.unwrap_or("")
+            ),
+        ));
+    }
+}
+
+/// A reference found in an object, for `check`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundRef {
+    pub target: KindPattern,
+    pub name: String,
+    /// The namespace the reference names, when it names one.
+    pub namespace: Option<String>,
+    pub loc: Loc,
+    /// The field, as a dotted path (`spec.template.spec.volumes.secret.secretName`).
+    pub field: String,
+}
+
+/// Every reference in `o` (read-only; for `check`), under the rows of [`rows`].
+pub fn collect(o: &Object, role: Role, rows: &[&RefSpec]) -> Vec<FoundRef> {
+    let knowledge = packs::builtin();
+    let mut out = Vec::new();
+    for spec in rows {
+        if is_name_follower(spec) || !spec.applies(&o.gk.group, &o.gk.kind, role) {
+            continue;
+        }
+        walk(knowledge, spec, &o.node, &mut |site| {
+            if let Some(v) = read_site(site.spec, site.node) {
+                if is_namespace_ref(&v.kind) {
+                    return;
+                }
+                out.push(FoundRef {
+                    target: v.kind,
+                    name: v.name,
+                    namespace: v.namespace,
+                    loc: Loc::new(&o.file, v.pos),
+                    field: site.field,
+                });
+            }
+        });
+    }
+    out.sort_by(|a, b| (&a.loc, &a.field).cmp(&(&b.loc, &b.field)));
+    out.dedup_by(|a, b| a.loc == b.loc && a.target == b.target);
+    out
 }
 
 /// Crossplane managed resources refer to each other by name from `spec.forProvider` and
 /// `spec.initProvider`: `vpcIdRef: {name: main}`, `subnetIdRefs: [{name: a}]`. The field does
 /// not say which kind it means, so the name is rewritten when exactly one new name exists for
 /// it among the renamed managed resources of the input (two kinds with the same name and
-/// different new names would be ambiguous, and are left alone).
+/// different new names would be ambiguous, and are left alone). Secret and ConfigMap refs
+/// (`passwordSecretRef`) are ordinary pack entries.
 fn rewrite_managed_refs(objects: &mut [Object], plan: &Plan, renames: &RenameMap) {
     if renames.is_empty() {
         return;
@@ -904,221 +865,47 @@ fn rewrite_managed_refs(objects: &mut [Object], plan: &Plan, renames: &RenameMap
     }
 }
 
+/// Whether a `*Ref` key names a Secret or ConfigMap rather than a managed resource.
+fn is_secret_or_config_ref(key: &str) -> bool {
+    ["SecretRef", "SecretRefs", "ConfigMapRef", "ConfigMapRefs"]
+        .iter()
+        .any(|s| key.ends_with(s))
+        || matches!(key, "secretRef" | "configMapRef")
+}
+
 fn rewrite_ref_keys(node: &mut Node, by_name: &HashMap<String, Vec<String>>, depth: usize) {
     // Parameters nest a few levels; the tree is depth-capped anyway.
     if depth > 32 {
         return;
     }
-    match &mut node.value {
-        crate::yaml::Value::Map(entries) => {
-            for (k, v) in entries.iter_mut() {
-                let key = k.scalar_text().unwrap_or("");
-                if !(key.ends_with("Ref") || key.ends_with("Refs")) {
-                    rewrite_ref_keys(v, by_name, depth + 1);
-                    continue;
+    if let Some(entries) = node.as_map_mut() {
+        for (k, v) in entries.iter_mut() {
+            let key = k.scalar_text().unwrap_or("");
+            if !(key.ends_with("Ref") || key.ends_with("Refs")) || is_secret_or_config_ref(key) {
+                rewrite_ref_keys(v, by_name, depth + 1);
+                continue;
+            }
+            let mut one = |r: &mut Node| {
+                let new = r
+                    .get("name")
+                    .and_then(Node::as_str)
+                    .and_then(|n| by_name.get(n))
+                    .filter(|news| news.len() == 1)
+                    .map(|news| news[0].clone());
+                if let Some(new) = new {
+                    r.set_str("name", &new, &[]);
                 }
-                let refs: Vec<&mut Node> = match &mut v.value {
-                    crate::yaml::Value::Seq(items) => items.iter_mut().collect(),
-                    _ => vec![v],
-                };
-                for r in refs {
-                    let new = r
-                        .get("name")
-                        .and_then(Node::as_str)
-                        .and_then(|n| by_name.get(n))
-                        .filter(|news| news.len() == 1)
-                        .map(|news| news[0].clone());
-                    if let Some(new) = new {
-                        r.set_str("name", &new, &[]);
-                    }
-                }
+            };
+            match v.as_seq_mut() {
+                Some(items) => items.iter_mut().for_each(&mut one),
+                None => one(v),
             }
         }
-        crate::yaml::Value::Seq(items) => {
-            for item in items {
-                rewrite_ref_keys(item, by_name, depth + 1);
-            }
-        }
-        crate::yaml::Value::Scalar(_) => {}
-    }
-}
-
-struct Rewriter<'a> {
-    renames: &'a RenameMap,
-    known: &'a Known,
-    scopes: &'a Scopes,
-    target_ns: Option<&'a str>,
-    preview: bool,
-}
-
-impl Rewriter<'_> {
-    fn rewrite(&self, o: &mut Object, path: &[&str], target: &Target, warnings: &mut Vec<Warning>) {
-        match target {
-            Target::Name(gk) => {
-                // Dangling references are reported once per field, before editing.
-                if self.preview {
-                    fieldspec::visit(&o.node, path, &mut |n| {
-                        if let Some(v) = n.as_str() {
-                            self.check_dangling(gk, v, None, o, n, path, warnings);
-                        }
-                    });
-                }
-                if self.renames.is_empty() {
-                    return;
-                }
-                let wants = |n: &Node| {
-                    n.as_str()
-                        .is_some_and(|v| self.renames.get(gk, v).is_some())
-                };
-                fieldspec::visit_mut(&mut o.node, path, &wants, &mut |n| {
-                    if let Some(new) = n.as_str().and_then(|v| self.renames.get(gk, v)) {
-                        let new = new.to_string();
-                        n.replace_str(&new);
-                    }
-                });
-            }
-            Target::Nested(name_path) => {
-                let edit = |n: &Node| -> Option<String> {
-                    let api = n.get("apiVersion").and_then(Node::as_str)?;
-                    let kind = n.get("kind").and_then(Node::as_str)?;
-                    let name = n.path(name_path).and_then(Node::as_str)?;
-                    let gk = GroupKind::new(gvk::split_api_version(api).0, kind);
-                    self.renames.get(&gk, name).map(str::to_string)
-                };
-                let wants = |n: &Node| edit(n).is_some();
-                fieldspec::visit_mut(&mut o.node, path, &wants, &mut |n| {
-                    if let Some(new) = edit(n) {
-                        if let Some(slot) = n.path_mut(name_path) {
-                            slot.replace_str(&new);
-                        }
-                    }
-                });
-            }
-            Target::Typed(t) => {
-                if self.preview {
-                    fieldspec::visit(&o.node, path, &mut |n| {
-                        if let Some((Some(gk), name, ns)) = typed_parts(t, n) {
-                            self.check_dangling(&gk, name, ns, o, n, path, warnings);
-                        }
-                    });
-                }
-                let wants = |n: &Node| self.typed_edit(t, n).is_some();
-                fieldspec::visit_mut(&mut o.node, path, &wants, &mut |n| {
-                    if let Some((name, ns)) = self.typed_edit(t, n) {
-                        if let Some(name) = name {
-                            n.set_str("name", &name, &[]);
-                        }
-                        if let (Some(key), Some(ns)) = (t.ns_key, ns) {
-                            n.set_str(key, &ns, &["name"]);
-                        }
-                    }
-                });
-            }
+    } else if let Some(items) = node.as_seq_mut() {
+        for item in items {
+            rewrite_ref_keys(item, by_name, depth + 1);
         }
     }
-
-    /// The edit a typed reference needs: (new name, new namespace), or None.
-    fn typed_edit(&self, t: &Typed, n: &Node) -> Option<(Option<String>, Option<String>)> {
-        let (gk, name, ns) = typed_parts(t, n)?;
-        let candidate = self.find(gk.as_ref(), t, name, ns)?;
-        let new_name = self
-            .renames
-            .get(&candidate.gk, name)
-            .filter(|new| *new != name)
-            .map(str::to_string);
-        let new_ns = match (t.ns_key, self.target_ns) {
-            (Some(_), Some(target)) if candidate.namespaced && (ns.is_some() || t.ns_required) => {
-                (ns != Some(target)).then(|| target.to_string())
-            }
-            _ => None,
-        };
-        (new_name.is_some() || new_ns.is_some()).then_some((new_name, new_ns))
-    }
-
-    /// The input object (or produced name) a typed reference designates.
-    fn find(
-        &self,
-        gk: Option<&GroupKind>,
-        t: &Typed,
-        name: &str,
-        ns: Option<&str>,
-    ) -> Option<&Candidate> {
-        let candidates = match gk {
-            Some(gk) => self.known.by_name.get(gk)?.get(name)?,
-            None => self.known.by_kind.get(t.default_kind?)?.get(name)?,
-        };
-        candidates
-            .iter()
-            .find(|c| ns.is_none() || c.namespace.is_none() || c.namespace.as_deref() == ns)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn check_dangling(
-        &self,
-        gk: &GroupKind,
-        name: &str,
-        ns: Option<&str>,
-        o: &Object,
-        at: &Node,
-        path: &[&str],
-        warnings: &mut Vec<Warning>,
-    ) {
-        if name.is_empty() || self.known.contains(gk, name) {
-            return;
-        }
-        // Every namespace has its `default` ServiceAccount.
-        if gk.is("", "ServiceAccount") && name == "default" {
-            return;
-        }
-        // A reference into another namespace is deliberate.
-        if ns.is_some_and(|ns| Some(ns) != self.target_ns) {
-            return;
-        }
-        // Cluster-scoped targets (StorageClass, ClusterRole, Composition, ...) are shared.
-        if !self.scopes.is_namespaced_kind(gk) {
-            return;
-        }
-        warnings.push(Warning::at(
-            Loc::new(&o.file, at.pos),
-            format!(
-                "{}: {} refers to {} {name:?}, which is not in the input, so it will not exist in the preview namespace {}",
-                o.label(),
-                path.join("."),
-                gk.kind,
-                self.target_ns.unwrap_or("")
-            ),
-        ));
-    }
-}
-
-/// Reads a typed reference: (group and kind if known, name, namespace).
-fn typed_parts<'n>(
-    t: &Typed,
-    n: &'n Node,
-) -> Option<(Option<GroupKind>, &'n str, Option<&'n str>)> {
-    let name = n.get("name").and_then(Node::as_str)?;
-    let kind = t
-        .kind_key
-        .and_then(|k| n.get(k))
-        .and_then(Node::as_str)
-        .or(t.default_kind)?;
-    if !t.kinds.is_empty() && !t.kinds.contains(&kind) {
-        return None;
-    }
-    let mut group = None;
-    for key in t.group_keys {
-        if let Some(v) = n.get(key).and_then(Node::as_str) {
-            group = Some(if *key == "apiVersion" {
-                gvk::split_api_version(v).0
-            } else {
-                v
-            });
-            break;
-        }
-    }
-    let group = group.or(t.default_group);
-    let ns = t.ns_key.and_then(|k| n.get(k)).and_then(Node::as_str);
-    Some((group.map(|g| GroupKind::new(g, kind)), name, ns))
 }
 
 /// Role and ClusterRole `rules[].resourceNames`: the kind comes from the rule's `resources`
@@ -1156,7 +943,7 @@ fn rewrite_resource_names(o: &mut Object, renames: &RenameMap) {
 }
 
 /// Kinds of the built-in resources Roles commonly name.
-fn kind_of_resource(resource: &str) -> Option<GroupKind> {
+pub fn kind_of_resource(resource: &str) -> Option<GroupKind> {
     let (group, kind) = match resource {
         "secrets" => ("", "Secret"),
         "configmaps" => ("", "ConfigMap"),
@@ -1175,4 +962,48 @@ fn kind_of_resource(resource: &str) -> Option<GroupKind> {
         _ => return None,
     };
     Some(GroupKind::new(group, kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_forms() {
+        type Case<'a> = (Format, &'a str, Option<(&'a str, Option<&'a str>)>);
+        let cases: &[Case] = &[
+            (Format::Name, "web", Some(("web", None))),
+            (Format::Dns, "reviews", Some(("reviews", None))),
+            (Format::Dns, "reviews.shop", Some(("reviews", Some("shop")))),
+            (
+                Format::Dns,
+                "reviews.shop.svc",
+                Some(("reviews", Some("shop"))),
+            ),
+            (
+                Format::Dns,
+                "reviews.shop.svc.cluster.local",
+                Some(("reviews", Some("shop"))),
+            ),
+            (Format::Dns, "shop.example.com", None),
+            (
+                Format::NamespacedName,
+                "istio-system/gw",
+                Some(("gw", Some("istio-system"))),
+            ),
+            (Format::NamespacedName, "gw", Some(("gw", None))),
+        ];
+        for (format, text, want) in cases {
+            let got = split_written(*format, text);
+            assert_eq!(
+                got.as_ref()
+                    .map(|w| (w.name.as_str(), w.namespace.as_deref())),
+                *want,
+                "{text}"
+            );
+            if let Some(w) = got {
+                assert_eq!(join_written(*format, &w), *text, "round trip");
+            }
+        }
+    }
 }

@@ -1,0 +1,403 @@
+//! The built-in knowledge packs: what kubectl-gitops knows about references between kinds, as
+//! data (`packs/*.yaml`, embedded in the binary), in the schema users write under gitops.yaml
+//! `references:` ([`crate::config::references`]) and read by the same code. A reader finds
+//! "what does kubectl-gitops know about KEDA?" in `packs/keda.yaml`; each pack names the
+//! upstream versions it was read from. The README's reference table is generated from these
+//! files, and a test fails when the two differ.
+//!
+//! A pack file has, besides its name, title and upstream sources:
+//! - `references:`: entries of the `references:` schema;
+//! - `shapes:`: named groups of entries relative to a node (`podSpec`, `container`,
+//!   `volume`, ...), used by `shape:` entries; packs extend each other's shapes (the Secrets
+//!   Store CSI pack adds a field to every `volume`);
+//! - `hosts:`: fields holding host names that a preview rewrites with `preview.hosts`
+//!   (`format: namespace/host` for `[ns/]host`; `external: true` skips names of Services in
+//!   the cluster);
+//! - `buildInputs:`: kinds that are inputs of a build, never applied to a cluster (Crossplane
+//!   package metadata): a preview refuses them, an environment render leaves them alone.
+//!
+//! The scope of kinds is not here: it is the table generated from upstream CRDs
+//! ([`crate::model::scope`], `packs/upstream/`).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
+
+use crate::config::gitops_yaml::Reader;
+use crate::config::references::RefSpec;
+use crate::error::{Error, Result};
+use crate::model::GroupKind;
+use crate::model::fieldspec::FieldPath;
+use crate::yaml::Node;
+use crate::yaml::parse::{Limits, parse_stream};
+
+/// The pack files, in the order their tables appear in the README.
+pub const FILES: &[(&str, &str)] = &[
+    ("kubernetes.yaml", include_str!("../packs/kubernetes.yaml")),
+    (
+        "gateway-api.yaml",
+        include_str!("../packs/gateway-api.yaml"),
+    ),
+    ("crossplane.yaml", include_str!("../packs/crossplane.yaml")),
+    (
+        "cert-manager.yaml",
+        include_str!("../packs/cert-manager.yaml"),
+    ),
+    (
+        "external-secrets.yaml",
+        include_str!("../packs/external-secrets.yaml"),
+    ),
+    (
+        "secrets-store-csi.yaml",
+        include_str!("../packs/secrets-store-csi.yaml"),
+    ),
+    (
+        "sealed-secrets.yaml",
+        include_str!("../packs/sealed-secrets.yaml"),
+    ),
+    ("tekton.yaml", include_str!("../packs/tekton.yaml")),
+    ("istio.yaml", include_str!("../packs/istio.yaml")),
+    ("flux.yaml", include_str!("../packs/flux.yaml")),
+    ("argo-cd.yaml", include_str!("../packs/argo-cd.yaml")),
+    (
+        "argo-rollouts.yaml",
+        include_str!("../packs/argo-rollouts.yaml"),
+    ),
+    (
+        "argo-workflows.yaml",
+        include_str!("../packs/argo-workflows.yaml"),
+    ),
+    ("keda.yaml", include_str!("../packs/keda.yaml")),
+    ("knative.yaml", include_str!("../packs/knative.yaml")),
+    (
+        "prometheus-operator.yaml",
+        include_str!("../packs/prometheus-operator.yaml"),
+    ),
+];
+
+/// An upstream source a pack was read from.
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    pub project: String,
+    pub version: String,
+    pub url: String,
+}
+
+/// How a host field holds its hosts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostFormat {
+    Host,
+    /// `[namespace/]host` (Istio Gateway servers).
+    NamespaceHost,
+}
+
+/// A field holding host names that a preview rewrites.
+#[derive(Clone, Debug)]
+pub struct HostSpec {
+    pub group: Option<String>,
+    pub kind: String,
+    pub path: FieldPath,
+    pub format: HostFormat,
+    /// Only hosts outside the cluster: names with a dot that are not Services' DNS names.
+    pub external: bool,
+}
+
+/// A kind (or a whole group, `kind: None`) that is a build input, never a cluster object.
+#[derive(Clone, Debug)]
+pub struct BuildInput {
+    pub group: String,
+    pub kind: Option<String>,
+}
+
+impl BuildInput {
+    pub fn matches(&self, gk: &GroupKind) -> bool {
+        self.group == gk.group && self.kind.as_ref().is_none_or(|k| *k == gk.kind)
+    }
+}
+
+/// One pack.
+#[derive(Clone, Debug)]
+pub struct Pack {
+    pub name: String,
+    pub title: String,
+    pub file: &'static str,
+    pub upstream: Vec<Upstream>,
+    pub references: Vec<RefSpec>,
+    pub shapes: Vec<(String, Vec<RefSpec>)>,
+}
+
+/// Everything the packs know, merged.
+#[derive(Debug, Default)]
+pub struct Knowledge {
+    pub packs: Vec<Pack>,
+    /// Every pack's references, with the pack's name.
+    pub references: Vec<(String, RefSpec)>,
+    /// Shapes by name, every pack's entries together.
+    pub shapes: BTreeMap<String, Vec<RefSpec>>,
+    pub hosts: Vec<HostSpec>,
+    pub build_inputs: Vec<BuildInput>,
+}
+
+static BUILTIN: LazyLock<Knowledge> = LazyLock::new(|| match load(FILES) {
+    Ok(k) => k,
+    // The packs are part of the binary and a unit test parses them: this cannot happen in a
+    // released build.
+    Err(e) => panic!("a built-in pack is invalid: {e}"),
+});
+
+/// The built-in knowledge, parsed once per process.
+pub fn builtin() -> &'static Knowledge {
+    &BUILTIN
+}
+
+/// Parses and merges pack files.
+pub fn load(files: &[(&'static str, &str)]) -> Result<Knowledge> {
+    let mut k = Knowledge::default();
+    for (file, text) in files {
+        let pack = parse(file, text, &mut k)?;
+        for r in &pack.references {
+            k.references.push((pack.name.clone(), r.clone()));
+        }
+        for (name, entries) in &pack.shapes {
+            k.shapes
+                .entry(name.clone())
+                .or_default()
+                .extend(entries.iter().cloned());
+        }
+        k.packs.push(pack);
+    }
+    // Every shape used is defined.
+    let used = k
+        .references
+        .iter()
+        .map(|(_, r)| r)
+        .chain(k.shapes.values().flatten());
+    for r in used {
+        if let crate::config::references::What::Shape(s) = &r.what {
+            if !k.shapes.contains_key(s) {
+                return Err(Error::Usage(format!(
+                    "a built-in pack uses the shape {s:?}, which no pack defines"
+                )));
+            }
+        }
+    }
+    Ok(k)
+}
+
+fn parse(file: &'static str, text: &str, k: &mut Knowledge) -> Result<Pack> {
+    let display: Arc<str> = Arc::from(format!("packs/{file}"));
+    let stream = parse_stream(text, &Limits::default()).map_err(|e| Error::Yaml {
+        loc: crate::model::Loc::new(&display, e.pos()),
+        source: e,
+    })?;
+    let r = Reader { file: &display };
+    let Some(root) = stream.docs.first().map(|d| &d.root) else {
+        return Err(Error::Usage(format!("packs/{file} is empty")));
+    };
+    let mut pack = Pack {
+        name: String::new(),
+        title: String::new(),
+        file,
+        upstream: Vec::new(),
+        references: Vec::new(),
+        shapes: Vec::new(),
+    };
+    for (key, v) in r.entries(root, "a pack")? {
+        match r.key(key)? {
+            "pack" => pack.name = r.string(v, "pack")?,
+            "title" => pack.title = r.string(v, "title")?,
+            "upstream" => {
+                for u in r.seq(v, "upstream")? {
+                    pack.upstream.push(upstream(&r, u)?);
+                }
+            }
+            "references" => {
+                for item in r.seq(v, "references")? {
+                    pack.references
+                        .push(r.reference(item, "references[]", false)?);
+                }
+            }
+            "shapes" => {
+                for (name, entries) in r.entries(v, "shapes")? {
+                    let name = r.key(name)?.to_string();
+                    let mut list = Vec::new();
+                    for item in r.seq(entries, "shapes.*")? {
+                        list.push(r.reference(item, &format!("shapes.{name}[]"), true)?);
+                    }
+                    pack.shapes.push((name, list));
+                }
+            }
+            "hosts" => {
+                for item in r.seq(v, "hosts")? {
+                    k.hosts.push(host(&r, item)?);
+                }
+            }
+            "buildInputs" => {
+                for item in r.seq(v, "buildInputs")? {
+                    let mut group = None;
+                    let mut kind = None;
+                    for (k2, v2) in r.entries(item, "buildInputs[]")? {
+                        match r.key(k2)? {
+                            "group" => group = Some(r.text(v2, "buildInputs[].group")?),
+                            "kind" => kind = Some(r.string(v2, "buildInputs[].kind")?),
+                            other => {
+                                return Err(r.unknown(
+                                    k2,
+                                    other,
+                                    "buildInputs[]",
+                                    &["group", "kind"],
+                                ));
+                            }
+                        }
+                    }
+                    let Some(group) = group else {
+                        return Err(r.err(item, "buildInputs[] entries need a group"));
+                    };
+                    k.build_inputs.push(BuildInput { group, kind });
+                }
+            }
+            other => {
+                return Err(r.unknown(
+                    key,
+                    other,
+                    "a pack",
+                    &[
+                        "pack",
+                        "title",
+                        "upstream",
+                        "references",
+                        "shapes",
+                        "hosts",
+                        "buildInputs",
+                    ],
+                ));
+            }
+        }
+    }
+    if pack.name.is_empty() || pack.title.is_empty() || pack.upstream.is_empty() {
+        return Err(r.err(root, "a pack needs pack, title and upstream"));
+    }
+    Ok(pack)
+}
+
+fn upstream(r: &Reader<'_>, n: &Node) -> Result<Upstream> {
+    let mut u = Upstream {
+        project: String::new(),
+        version: String::new(),
+        url: String::new(),
+    };
+    for (k, v) in r.entries(n, "upstream[]")? {
+        match r.key(k)? {
+            "project" => u.project = r.text(v, "upstream[].project")?,
+            "version" => u.version = r.text(v, "upstream[].version")?,
+            "url" => u.url = r.text(v, "upstream[].url")?,
+            other => {
+                return Err(r.unknown(k, other, "upstream[]", &["project", "version", "url"]));
+            }
+        }
+    }
+    if u.project.is_empty() || u.version.is_empty() || !u.url.starts_with("https://") {
+        return Err(r.err(
+            n,
+            "upstream[] entries need project, version and an https url",
+        ));
+    }
+    Ok(u)
+}
+
+fn host(r: &Reader<'_>, n: &Node) -> Result<HostSpec> {
+    let mut kind = None;
+    let mut group = None;
+    let mut path = None;
+    let mut format = HostFormat::Host;
+    let mut external = false;
+    for (k, v) in r.entries(n, "hosts[]")? {
+        match r.key(k)? {
+            "kind" => kind = Some(r.string(v, "hosts[].kind")?),
+            "group" => group = Some(r.text(v, "hosts[].group")?),
+            "path" => path = Some(r.field_path(v, "hosts[].path")?),
+            "format" => {
+                format = match r.string(v, "hosts[].format")?.as_str() {
+                    "host" => HostFormat::Host,
+                    "namespace/host" => HostFormat::NamespaceHost,
+                    other => {
+                        return Err(r.err(
+                            v,
+                            &format!(
+                                "hosts[].format must be host or namespace/host, not {other:?}"
+                            ),
+                        ));
+                    }
+                };
+            }
+            "external" => external = r.boolean(v, "hosts[].external")?,
+            other => {
+                return Err(r.unknown(
+                    k,
+                    other,
+                    "hosts[]",
+                    &["kind", "group", "path", "format", "external"],
+                ));
+            }
+        }
+    }
+    match (kind, path) {
+        (Some(kind), Some(path)) => Ok(HostSpec {
+            group,
+            kind,
+            path,
+            format,
+            external,
+        }),
+        _ => Err(r.err(n, "hosts[] entries need kind and path")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pack_parses_and_names_its_upstream() {
+        let k = load(FILES).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(k.packs.len(), FILES.len());
+        for p in &k.packs {
+            assert!(p.file.starts_with(&p.name), "{}: pack {}", p.file, p.name);
+            assert!(!p.upstream.is_empty(), "{}", p.name);
+        }
+        for shape in ["podSpec", "container", "volume"] {
+            assert!(k.shapes.contains_key(shape), "{shape}");
+        }
+        assert!(k.references.len() > 200, "{}", k.references.len());
+    }
+
+    #[test]
+    fn every_pack_file_is_embedded() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packs");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .expect("packs/")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".yaml"))
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = FILES.iter().map(|(f, _)| (*f).to_string()).collect();
+        embedded.sort();
+        assert_eq!(on_disk, embedded);
+    }
+
+    #[test]
+    fn a_bad_pack_is_refused_with_its_location() {
+        let err = load(&[("x.yaml", "pack: x\ntitle: X\nupstream: [{project: a, version: b, url: \"https://x\"}]\nreferences:\n- {kind: A, path: spec.x, shape: nowhere}\n")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("nowhere")));
+        let err = load(&[("x.yaml", "pack: x\ntitle: X\nupstream: []\nrefs: []\n")])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("packs/x.yaml:4:1: unknown key \"refs\""),
+            "{err}"
+        );
+    }
+}
