@@ -149,6 +149,24 @@ pub fn builtin() -> &'static Knowledge {
     &BUILTIN
 }
 
+/// Why a `references:` entry of gitops.yaml names a shape no pack defines, if it does.
+pub fn unknown_shape(spec: &RefSpec) -> Option<String> {
+    match &spec.what {
+        crate::config::references::What::Shape(s) if !builtin().shapes.contains_key(s) => {
+            Some(format!(
+                "references[]: no pack defines the shape {s:?} (shapes: {})",
+                builtin()
+                    .shapes
+                    .keys()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Parses and merges pack files.
 pub fn load(files: &[(&'static str, &str)]) -> Result<Knowledge> {
     let mut k = Knowledge::default();
@@ -352,9 +370,171 @@ fn host(r: &Reader<'_>, n: &Node) -> Result<HostSpec> {
     }
 }
 
+/// The README's reference section: one table per pack (kind, field, target), the shapes, the
+/// host fields and the build inputs, generated from the packs so that users see exactly what
+/// is covered. `readme_table_matches_the_packs` keeps README.md equal to it.
+pub fn readme_tables(k: &Knowledge) -> String {
+    use crate::config::references::{Format, RefSpec, What};
+    use std::fmt::Write as _;
+    fn cell(s: &str) -> String {
+        s.replace('|', "\\|")
+    }
+    fn target(r: &RefSpec) -> String {
+        let mut t = match &r.what {
+            What::Shape(s) => format!("{s} (shape)"),
+            w => w.to_string(),
+        };
+        match r.format {
+            Format::Name => {}
+            Format::Dns => t.push_str(", by DNS name"),
+            Format::NamespacedName => t.push_str(", as `namespace/name`"),
+        }
+        if let What::Object(o) = &r.what {
+            if o.namespace != crate::config::references::NsRule::None {
+                t.push_str(", with its namespace");
+            }
+        }
+        if r.produces {
+            t.push_str(" (produced)");
+        }
+        if !r.when.is_empty() {
+            let conds: Vec<String> = r
+                .when
+                .iter()
+                .map(|c| match (&c.equals, c.absent) {
+                    (Some(v), _) => format!("`{}` is {v:?}", c.path),
+                    (None, true) => format!("no `{}`", c.path),
+                    (None, false) => format!("`{}` is set", c.path),
+                })
+                .collect();
+            let _ = write!(t, ", when {}", conds.join(" or "));
+        }
+        cell(&t)
+    }
+    fn kind(r: &RefSpec) -> String {
+        let k = match (&r.kind, &r.group) {
+            (None, _) => "any kind".to_string(),
+            (Some(k), Some(g)) if !g.is_empty() => format!("{k}.{g}"),
+            (Some(k), _) => k.clone(),
+        };
+        if r.roles.is_empty() {
+            k
+        } else {
+            let roles: Vec<&str> = r
+                .roles
+                .iter()
+                .map(|r| match r {
+                    crate::model::scope::Role::Claim => "claims",
+                    crate::model::scope::Role::Composite => "composite resources",
+                    crate::model::scope::Role::Managed => "managed resources",
+                    crate::model::scope::Role::Plain => "plain objects",
+                })
+                .collect();
+            format!("{k} ({})", roles.join(", "))
+        }
+    }
+    let mut out = String::new();
+    for p in &k.packs {
+        let sources: Vec<String> = p
+            .upstream
+            .iter()
+            .map(|u| format!("[{}]({}) {}", u.project, u.url, u.version))
+            .collect();
+        let _ = writeln!(out, "#### {} (`packs/{}`)\n", p.title, p.file);
+        let _ = writeln!(out, "Read from {}.\n", sources.join("; "));
+        if !p.references.is_empty() {
+            out.push_str("| kind | field | target |\n|---|---|---|\n");
+            for r in &p.references {
+                let _ = writeln!(
+                    out,
+                    "| {} | `{}` | {} |",
+                    kind(r),
+                    cell(&r.path.to_string()),
+                    target(r)
+                );
+            }
+            out.push('\n');
+        }
+        if !p.shapes.is_empty() {
+            out.push_str("| shape | field | target |\n|---|---|---|\n");
+            for (name, entries) in &p.shapes {
+                for r in entries {
+                    let _ = writeln!(
+                        out,
+                        "| {name} | `{}` | {} |",
+                        cell(&r.path.to_string()),
+                        target(r)
+                    );
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out.push_str("#### Preview hosts\n\nRewritten with `preview.hosts` in a preview.\n\n| kind | field | hosts |\n|---|---|---|\n");
+    for h in &k.hosts {
+        let kind = match &h.group {
+            Some(g) if !g.is_empty() => format!("{}.{g}", h.kind),
+            _ => h.kind.clone(),
+        };
+        let what = match (h.format, h.external) {
+            (HostFormat::Host, false) => "every host",
+            (HostFormat::Host, true) => "hosts outside the cluster",
+            (HostFormat::NamespaceHost, false) => "`namespace/host`",
+            (HostFormat::NamespaceHost, true) => "`namespace/host`, outside the cluster",
+        };
+        let _ = writeln!(out, "| {kind} | `{}` | {what} |", cell(&h.path.to_string()));
+    }
+    out.push_str("\n#### Build inputs\n\nNever applied to a cluster: refused in a preview, left alone in an environment render.\n\n");
+    for b in &k.build_inputs {
+        let _ = writeln!(
+            out,
+            "- {}",
+            match &b.kind {
+                Some(kind) => format!("`{kind}.{}`", b.group),
+                None => format!("every kind of `{}`", b.group),
+            }
+        );
+    }
+    out
+}
+
+/// The markers around the generated section in README.md.
+pub const README_BEGIN: &str =
+    "<!-- BEGIN generated from packs/*.yaml: UPDATE_README=1 cargo test --lib readme -->";
+pub const README_END: &str = "<!-- END generated from packs/*.yaml -->";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// README.md's reference tables are the packs': rewritten with `UPDATE_README=1`.
+    #[test]
+    fn readme_table_matches_the_packs() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        let readme = std::fs::read_to_string(&path).expect("README.md");
+        let (Some(b), Some(e)) = (readme.find(README_BEGIN), readme.find(README_END)) else {
+            panic!("README.md has no generated packs section ({README_BEGIN} ... {README_END})");
+        };
+        let start = b + README_BEGIN.len();
+        let want = format!("\n{}", readme_tables(builtin()));
+        let got = &readme[start..e];
+        if got != want {
+            if std::env::var_os("UPDATE_README").is_some() {
+                let new = format!("{}{want}{}", &readme[..start], &readme[e..]);
+                std::fs::write(&path, new).expect("write README.md");
+            } else {
+                let line = got
+                    .lines()
+                    .zip(want.lines())
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(got.lines().count().min(want.lines().count()));
+                panic!(
+                    "README.md's reference tables differ from the packs (first at line {} of the section); run UPDATE_README=1 cargo test --lib readme",
+                    line + 1
+                );
+            }
+        }
+    }
 
     #[test]
     fn every_pack_parses_and_names_its_upstream() {

@@ -76,12 +76,17 @@ const CASES: &[&str] = &[
     "KG003-connection-secret-other-namespace/pattern-2",
     "KG003-connection-secret-other-namespace/pattern-2-fixed",
     "KG004-dangling-reference/app-wide-view",
+    "KG004-dangling-reference/ingress-shim",
     "KG004-dangling-reference/ingress-tls",
     "KG004-dangling-reference/ingress-tls-annotated",
     "KG004-dangling-reference/ingress-tls-annotated-label-prefix",
     "KG004-dangling-reference/ingress-tls-annotated-other-codes",
     "KG004-dangling-reference/ingress-tls-fixed",
     "KG004-dangling-reference/ingress-tls-ignore-flag",
+    "KG004-dangling-reference/job-creates-secret",
+    "KG004-dangling-reference/job-reads-secret",
+    "KG004-dangling-reference/produces-annotation",
+    "KG005-hard-coded-environment/fixed-api-names",
     "KG005-hard-coded-environment/gitops-environment-names",
     "KG005-hard-coded-environment/written",
     "KG005-hard-coded-environment/written-fixed",
@@ -117,6 +122,8 @@ const CASES: &[&str] = &[
     "KG011-application-fails/seed-directory-sources-fixed",
     "KG011-application-fails/source-folder-picked-up",
     "KG011-application-fails/source-folder-picked-up-fixed",
+    "KG012-unfollowed-reference/widget-backend",
+    "KG012-unfollowed-reference/widget-backend-fixed",
     "flags/env-not-in-gitops-yaml",
     "flags/ignore-lowercase-code",
     "flags/ignore-unknown-code",
@@ -371,7 +378,7 @@ fn every_case_directory_is_listed() {
         );
     }
     // Every rule has a fixture directory, named after its code.
-    for n in 1..=10 {
+    for n in 1..=12 {
         let code = format!("KG{n:03}-");
         assert!(
             listed.iter().any(|c| c.starts_with(&code)),
@@ -600,6 +607,26 @@ fn kg004_ingress_tls_secret_missing() {
 }
 
 #[test]
+fn kg004_secrets_that_something_in_the_input_creates() {
+    // cert-manager's ingress-shim creates the TLS Secret of an annotated Ingress.
+    case("KG004-dangling-reference/ingress-shim").clean();
+    // A Job whose ServiceAccount a Role of the input lets create the Secret.
+    case("KG004-dangling-reference/job-creates-secret").clean();
+    // The same Job may only read Secrets: nothing creates it.
+    case("KG004-dangling-reference/job-reads-secret")
+        .exit(1)
+        .only(&["KG004"])
+        .count("KG004", 1)
+        .has(
+            "KG004",
+            "job-reads-secret/bootstrap.yaml:61:34",
+            "Deployment/api: spec.template.spec.containers.env.valueFrom.secretKeyRef.name refers to Secret \"api-token\"",
+        );
+    // The documented escape hatch: `kubectl-gitops.io/produces: Secret/NAME`.
+    case("KG004-dangling-reference/produces-annotation").clean();
+}
+
+#[test]
 fn kg004_silenced_by_the_check_ignore_annotation() {
     case("KG004-dangling-reference/ingress-tls-annotated").clean();
     // The annotation's key follows gitops.yaml's labelPrefix.
@@ -651,6 +678,11 @@ fn kg005_uses_the_environments_of_gitops_yaml() {
         .has("KG005", "reports.yaml:4:9", "the environment name \"qa\"")
         .has("KG005", "reports.yaml:6:12", "the label stage: live")
         .never_says("prod");
+}
+
+#[test]
+fn kg005_fixed_api_names_and_domains_are_not_environments() {
+    case("KG005-hard-coded-environment/fixed-api-names").clean();
 }
 
 // KG006 -----------------------------------------------------------------------------------------
@@ -950,10 +982,32 @@ fn kg011_an_argocd_file_that_deploys_nothing_under_the_path_is_said() {
     );
 }
 
+// KG012 -----------------------------------------------------------------------------------------
+
+#[test]
+fn kg012_an_old_name_left_where_a_reference_sits() {
+    case("KG012-unfollowed-reference/widget-backend")
+        .exit(1)
+        .only(&["KG012"])
+        .count("KG012", 1)
+        .has(
+            "KG012",
+            "widget-backend/widgets.yaml:17:11",
+            "Widget/frontpage: spec.backendRef.name is \"web\", the old name of Service/web, which this render renames to \"web-pr-999999\"",
+        )
+        // The finding carries the entry that fixes it.
+        .all_say(
+            "KG012",
+            "references: [{kind: Widget, group: example.com, path: spec.backendRef.name, target: Service}]",
+        );
+    // With that entry in gitops.yaml, the preview follows the field.
+    case("KG012-unfollowed-reference/widget-backend-fixed").clean();
+}
+
 // Flags -----------------------------------------------------------------------------------------
 
 #[test]
-fn rules_lists_eleven_codes_in_order() {
+fn rules_lists_every_code_in_order() {
     let o = case("flags/rules");
     o.exit(0);
     let codes: Vec<&str> = o
@@ -962,7 +1016,7 @@ fn rules_lists_eleven_codes_in_order() {
         .lines()
         .map(|l| l.split_whitespace().next().unwrap_or(""))
         .collect();
-    let want: Vec<String> = (1..=11).map(|n| format!("KG{n:03}")).collect();
+    let want: Vec<String> = (1..=12).map(|n| format!("KG{n:03}")).collect();
     assert_eq!(codes, want, "{}", o.context());
     // Every code has a fixture directory named `<CODE>-<name>` after its rule name.
     for line in o.run.stdout.lines() {

@@ -1020,7 +1020,8 @@ fn tricky_values_pass_through_unchanged() {
 
 // A preview may change names (the suffix), set the namespace, add identity labels to metadata,
 // pod templates and selectors, and add its Namespace first (DESIGN.md §4.3, §4.6, §4.7); the
-// fixture holds no references to rename and no gitops.yaml, so nothing else may change. The test
+// fixture holds no references to rename, and its gitops.yaml only declares its made-up custom
+// resource namespaced (a preview refuses kinds of unknown scope), so nothing else may change. The test
 // checks each of those changes against its expected value, undoes it, and then requires every
 // output document to equal its input document exactly -- under the Kubernetes reader and under
 // yaml-equiv's YAML 1.1 and 1.2 readers, so a quoting change that any of them would read
@@ -1045,6 +1046,13 @@ fn tricky_values_preview_changes_only_identity() {
     let tmp = tempfile::tempdir().unwrap();
     let output = tmp.path().join("output.yaml");
     fs::write(&output, &out.stdout).unwrap();
+    // The fixture's gitops.yaml (it declares its made-up custom resource namespaced) applies to
+    // the output as it did to the input.
+    fs::copy(
+        input.parent().unwrap().join("gitops.yaml"),
+        tmp.path().join("gitops.yaml"),
+    )
+    .unwrap();
 
     // Determinism and idempotence, as over the corpus.
     assert_eq!(

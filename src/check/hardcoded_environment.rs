@@ -12,6 +12,11 @@
 //! says it in dev, and label selectors or dashboards that use it go wrong. The identity
 //! carries the environment (the `<labelPrefix>/env` label, the namespace from gitops.yaml).
 //!
+//! Names of objects whose name is an API's fixed name (CustomResourceDefinitions
+//! `<plural>.<group>`, APIServices, webhook configurations) are not the app's, and in a name
+//! or label value only its first DNS label counts: `bjw-s.dev` or `serving.knative.dev` is a
+//! domain, not an environment.
+//!
 //! ## Example
 //! ```yaml
 //! metadata:
@@ -53,8 +58,8 @@ fn run(f: &Facts, out: &mut Vec<Finding>) {
                 });
             }
         }
-        if let Some(name) = &o.name {
-            if let Some(env) = name.split(['-', '.']).find(|t| envs.contains(t)) {
+        if let Some(name) = o.name.as_ref().filter(|_| !fixed_api_name(&o.gk)) {
+            if let Some(env) = first_label(name).split('-').find(|t| envs.contains(t)) {
                 out.push(Finding {
                     loc: o.loc_of(&["metadata", "name"]),
                     code: RULE.code,
@@ -76,7 +81,7 @@ fn run(f: &Facts, out: &mut Vec<Finding>) {
             let (Some(key), Some(value)) = (k.scalar_text(), v.scalar_text()) else {
                 continue;
             };
-            if envs.contains(&value) {
+            if envs.contains(&first_label(value)) {
                 out.push(Finding {
                     loc: crate::model::Loc::new(&o.file, v.pos),
                     code: RULE.code,
@@ -89,4 +94,20 @@ fn run(f: &Facts, out: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+/// Kinds whose names are fixed by an API (`services.serving.knative.dev`), not chosen per app.
+fn fixed_api_name(gk: &crate::model::GroupKind) -> bool {
+    matches!(
+        (gk.group.as_str(), gk.kind.as_str()),
+        ("apiextensions.k8s.io", "CustomResourceDefinition")
+            | ("apiregistration.k8s.io", "APIService")
+            | ("admissionregistration.k8s.io", _)
+            | ("apiextensions.crossplane.io", "CompositeResourceDefinition")
+    )
+}
+
+/// The first DNS label of a name: what follows the first dot is a domain (`bjw-s.dev`).
+fn first_label(name: &str) -> &str {
+    name.split('.').next().unwrap_or(name)
 }

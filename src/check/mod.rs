@@ -26,6 +26,7 @@ pub mod report;
 mod secret_namespace;
 mod service_dns;
 mod shared_secret;
+mod unfollowed_reference;
 
 use std::fmt;
 use std::io::Read;
@@ -77,6 +78,7 @@ pub const RULES: &[Rule] = &[
     service_dns::RULE,
     collision::RULE,
     application_fails::RULE,
+    unfollowed_reference::RULE,
 ];
 
 /// One render a rule can look at.

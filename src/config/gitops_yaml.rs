@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use crate::config::references::RefSpec;
 use crate::error::{Error, Result};
-use crate::model::{GroupKind, Loc};
 use crate::model::gvk::KindPattern;
 use crate::model::scope::{Declarations, KindList, check_declaration};
+use crate::model::{GroupKind, Loc};
 use crate::naming;
 use crate::yaml::parse::{Limits, parse_stream};
 use crate::yaml::{Node, Value};
@@ -287,8 +287,11 @@ pub fn from_node(root: &Node, file: &Arc<str>, dir: &Path, skip: &[&str]) -> Res
             "preview" => cfg.preview = r.preview(v)?,
             "references" => {
                 for item in r.seq(v, "references")? {
-                    cfg.references
-                        .push(r.reference(item, "references[]", false)?);
+                    let spec = r.reference(item, "references[]", false)?;
+                    if let Some(why) = crate::packs::unknown_shape(&spec) {
+                        return Err(r.err(item, &why));
+                    }
+                    cfg.references.push(spec);
                 }
             }
             "clusterScoped" => {

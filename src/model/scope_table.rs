@@ -38,6 +38,12 @@ pub const SCOPE_TABLE: &[(&str, &str, bool, &str)] = &[
     ),
     (
         "admissionregistration.k8s.io",
+        "InitializerConfiguration",
+        true,
+        "kubernetes-api-1.13.12",
+    ),
+    (
+        "admissionregistration.k8s.io",
         "MutatingAdmissionPolicy",
         true,
         "kubernetes-api",
@@ -211,6 +217,12 @@ pub const SCOPE_TABLE: &[(&str, &str, bool, &str)] = &[
         "WorkflowTemplate",
         false,
         "argoproj-argo-workflows",
+    ),
+    (
+        "auditregistration.k8s.io",
+        "AuditSink",
+        true,
+        "kubernetes-api-1.13.12",
     ),
     (
         "authentication.k8s.io",
@@ -696,6 +708,12 @@ pub const SCOPE_TABLE: &[(&str, &str, bool, &str)] = &[
     ("extensions", "Deployment", false, "kubernetes-api"),
     ("extensions", "Ingress", false, "kubernetes-api"),
     ("extensions", "NetworkPolicy", false, "kubernetes-api"),
+    (
+        "extensions",
+        "PodSecurityPolicy",
+        true,
+        "kubernetes-api-1.13.12",
+    ),
     ("extensions", "ReplicaSet", false, "kubernetes-api"),
     (
         "extensions.istio.io",
@@ -1891,7 +1909,7 @@ pub const SCOPE_TABLE: &[(&str, &str, bool, &str)] = &[
         "policy",
         "PodSecurityPolicy",
         true,
-        "kubernetes-api-removed",
+        "kubernetes-api-1.13.12",
     ),
     (
         "policy.networking.k8s.io",
@@ -2200,6 +2218,12 @@ pub const SCOPE_TABLE: &[(&str, &str, bool, &str)] = &[
     ("serving.knative.dev", "Revision", false, "knative-serving"),
     ("serving.knative.dev", "Route", false, "knative-serving"),
     ("serving.knative.dev", "Service", false, "knative-serving"),
+    (
+        "settings.k8s.io",
+        "PodPreset",
+        false,
+        "kubernetes-api-1.13.12",
+    ),
     (
         "sinks.knative.dev",
         "IntegrationSink",

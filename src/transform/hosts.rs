@@ -1,6 +1,10 @@
-//! Step 5, hosts (DESIGN.md §4.5): in a preview, Ingress rule and TLS hosts, Gateway API
-//! hostnames and cert-manager Certificate DNS names are rewritten with `preview.hosts` (default `{label}-pr-{pr}.{rest}`), so a
-//! preview never takes production's host: `shop.example.com` -> `shop-pr-7.example.com`.
+//! Step 5, hosts (DESIGN.md §4.5): in a preview, the host fields the packs list (`hosts:`:
+//! Ingress rule and TLS hosts, Gateway API hostnames, cert-manager Certificate DNS names,
+//! Istio VirtualService and Gateway hosts) are rewritten with `preview.hosts` (default
+//! `{label}-pr-{pr}.{rest}`), so a preview never takes production's host: `shop.example.com`
+//! -> `shop-pr-7.example.com`. Fields marked `external` skip names of Services in the
+//! cluster (a VirtualService's `reviews`), which are references, not hosts; `namespace/host`
+//! fields (an Istio Gateway's `*/shop.example.com`) keep their namespace part.
 //!
 //! `{label}` is the host's first DNS label and `{rest}` everything after it; `{pr}`, `{app}`
 //! and `{env}` are the identity. A host that the template could have produced already is kept,
@@ -15,7 +19,8 @@
 
 use crate::diag::Warning;
 use crate::error::Error;
-use crate::model::{Loc, Object, fieldspec};
+use crate::model::{Loc, Object};
+use crate::packs::{self, HostFormat, HostSpec};
 use crate::transform::Ctx;
 use crate::yaml::Node;
 
@@ -26,37 +31,6 @@ pub const MAX_TEMPLATE_BYTES: usize = 253;
 /// cannot be production's host; it is left alone with a warning.
 pub const MAX_HOST_BYTES: usize = 253;
 
-/// (group, kind, path to host strings)
-const HOST_FIELDS: &[(&str, &str, &[&str])] = &[
-    ("networking.k8s.io", "Ingress", &["spec", "rules", "host"]),
-    ("networking.k8s.io", "Ingress", &["spec", "tls", "hosts"]),
-    ("extensions", "Ingress", &["spec", "rules", "host"]),
-    ("extensions", "Ingress", &["spec", "tls", "hosts"]),
-    (
-        "gateway.networking.k8s.io",
-        "Gateway",
-        &["spec", "listeners", "hostname"],
-    ),
-    (
-        "gateway.networking.k8s.io",
-        "HTTPRoute",
-        &["spec", "hostnames"],
-    ),
-    (
-        "gateway.networking.k8s.io",
-        "GRPCRoute",
-        &["spec", "hostnames"],
-    ),
-    (
-        "gateway.networking.k8s.io",
-        "TLSRoute",
-        &["spec", "hostnames"],
-    ),
-    // A preview's certificate must be for the preview's hosts.
-    ("cert-manager.io", "Certificate", &["spec", "dnsNames"]),
-    ("cert-manager.io", "Certificate", &["spec", "commonName"]),
-];
-
 pub fn apply(
     objects: &mut [Object],
     ctx: &Ctx,
@@ -65,30 +39,38 @@ pub fn apply(
 ) {
     let template = ctx.identity.expand(&ctx.config.preview.hosts);
     for o in objects.iter_mut() {
-        for (group, kind, path) in HOST_FIELDS {
-            if !o.gk.is(group, kind) {
+        for spec in &packs::builtin().hosts {
+            if spec.kind != o.gk.kind || spec.group.as_ref().is_some_and(|g| *g != o.gk.group) {
                 continue;
             }
             let file = o.file.clone();
             let label = o.label();
             let wants = |n: &Node| {
-                n.as_str()
-                    .is_some_and(|h| rewrite(h, &template) != h || h.len() > MAX_HOST_BYTES)
+                n.as_str().is_some_and(|h| {
+                    h.len() > MAX_HOST_BYTES
+                        || split(spec, h).is_some_and(|(_, host)| rewrite(host, &template) != host)
+                })
             };
-            fieldspec::visit_mut(&mut o.node, path, &wants, &mut |n| {
-                let Some(host) = n.as_str().map(str::to_string) else {
+            spec.path.visit_mut(&mut o.node, &wants, &mut |n| {
+                let Some(value) = n.as_str().map(str::to_string) else {
                     return;
                 };
                 let loc = Loc::new(&file, n.pos);
-                if host.len() > MAX_HOST_BYTES {
+                if value.len() > MAX_HOST_BYTES {
                     warnings.push(Warning::at(
                         loc,
-                        format!("{label}: host of {} bytes is not a valid host name (at most {MAX_HOST_BYTES}); left as it is", host.len()),
+                        format!("{label}: host of {} bytes is not a valid host name (at most {MAX_HOST_BYTES}); left as it is", value.len()),
                     ));
                     return;
                 }
-                let new = rewrite(&host, &template);
-                if is_valid_host(&host) && !is_valid_host(&new) {
+                let Some((prefix, host)) = split(spec, &value) else {
+                    return;
+                };
+                let new = rewrite(host, &template);
+                if new == host {
+                    return;
+                }
+                if is_valid_host(host) && !is_valid_host(&new) {
                     refusals.push(Error::Refused {
                         loc,
                         msg: format!("{label}: the preview host for {host:?} would be {new:?}, which is not a valid host name (DNS labels of at most 63 characters, 253 in all); shorten the host or choose a shorter preview.hosts template"),
@@ -101,10 +83,34 @@ pub fn apply(
                         format!("{label}: wildcard host {host:?} becomes {new:?} in this preview; check that DNS and certificates cover it"),
                     ));
                 }
-                n.replace_str(&new);
+                n.replace_str(&format!("{prefix}{new}"));
             });
         }
     }
+}
+
+/// The part of a host field's value that is a host a preview rewrites, after what it keeps
+/// (`istio-system/` of `istio-system/shop.example.com`); `None` when it rewrites nothing
+/// (`*`, a Service's name in a field that also holds external hosts).
+fn split<'v>(spec: &HostSpec, value: &'v str) -> Option<(&'v str, &'v str)> {
+    let (prefix, host) = match spec.format {
+        HostFormat::Host => ("", value),
+        HostFormat::NamespaceHost => match value.split_once('/') {
+            Some((ns, host)) => (&value[..=ns.len()], host),
+            None => ("", value),
+        },
+    };
+    (host != "*" && !host.is_empty() && (!spec.external || is_external(host)))
+        .then_some((prefix, host))
+}
+
+/// A host outside the cluster: it has a dot and is not a Service's cluster DNS name
+/// (`reviews.shop.svc`, `reviews.shop.svc.cluster.local`). A short name (`reviews`) is a
+/// Service in the referrer's namespace; `name.namespace` is read as a host, as Istio
+/// recommends fully qualified names for Services.
+fn is_external(host: &str) -> bool {
+    let labels: Vec<&str> = host.split('.').collect();
+    labels.len() >= 2 && labels.get(2) != Some(&"svc") && !host.ends_with(".cluster.local")
 }
 
 /// Why a `preview.hosts` template is unusable, if it is: it must hold `{pr}` (or previews
@@ -298,7 +304,21 @@ impl Nfa {
 
 #[cfg(test)]
 mod tests {
-    use super::{already, is_valid_host, rewrite, template_problem};
+    use super::{already, is_external, is_valid_host, rewrite, template_problem};
+
+    #[test]
+    fn external_hosts() {
+        for (host, external) in [
+            ("shop.example.com", true),
+            ("reviews", false),
+            ("reviews.shop", true),
+            ("reviews.shop.svc", false),
+            ("reviews.shop.svc.cluster.local", false),
+            ("example.com", true),
+        ] {
+            assert_eq!(is_external(host), external, "{host}");
+        }
+    }
 
     const T: &str = "{label}-pr-7.{rest}";
 

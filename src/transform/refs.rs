@@ -437,6 +437,12 @@ pub fn apply(
     let known = Known::build(objects, plan, renames, provided);
     let r = Rewriter {
         knowledge,
+        environments: ctx
+            .config
+            .environments
+            .iter()
+            .filter_map(|e| e.namespace.as_deref().map(|ns| (e.name.as_str(), ns)))
+            .collect(),
         renames,
         known: &known,
         scopes,
@@ -497,6 +503,8 @@ pub fn apply(
 
 struct Rewriter<'a> {
     knowledge: &'a Knowledge,
+    /// (environment, namespace) of gitops.yaml's environments.
+    environments: Vec<(&'a str, &'a str)>,
     renames: &'a RenameMap,
     known: &'a Known,
     scopes: &'a Scopes,
@@ -701,6 +709,12 @@ impl Rewriter<'_> {
                 });
                 return;
             }
+            if let What::Name(p) = &site.spec.what {
+                if is_namespace_ref(p) {
+                    self.check_other_environment(&v, o, &site.field, warnings);
+                    return;
+                }
+            }
             match self.lookup(&v, o.namespace.as_deref()) {
                 Lookup::Ambiguous(groups) => warnings.push(Warning::at(
                     Loc::new(&o.file, v.pos),
@@ -751,6 +765,32 @@ impl Rewriter<'_> {
                 None => {}
             },
         );
+    }
+
+    /// An environment render leaves a namespace reference naming another environment's
+    /// namespace alone, but it is almost certainly a namespace written for one environment
+    /// and promoted to the others: say so.
+    fn check_other_environment(
+        &self,
+        v: &RefValue,
+        o: &Object,
+        field: &str,
+        warnings: &mut Vec<Warning>,
+    ) {
+        if self.preview || self.ns.target == Some(v.name.as_str()) || self.ns.target.is_none() {
+            return;
+        }
+        if let Some((env, _)) = self.environments.iter().find(|(_, ns)| *ns == v.name) {
+            warnings.push(Warning::at(
+                Loc::new(&o.file, v.pos),
+                format!(
+                    "{}: {field} names {:?}, the namespace of environment {env}, and is left as it is in this render into {}; name this render's namespace or leave the field out",
+                    o.label(),
+                    v.name,
+                    self.ns.target.unwrap_or("")
+                ),
+            ));
+        }
     }
 
     fn check_dangling(&self, v: &RefValue, o: &Object, field: &str, warnings: &mut Vec<Warning>) {

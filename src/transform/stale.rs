@@ -1,6 +1,6 @@
 //! Step 5, right or loud (DESIGN.md §4.5): after renaming, a value that still equals the old
 //! name of a renamed object, where a reference usually sits, is reported: a warning in
-//! `render`/`generate`, and KG011 in `check`, with the `references:` entry that would make
+//! `render`/`generate`, and KG012 in `check`, with the `references:` entry that would make
 //! the render follow it.
 //!
 //! Where a reference usually sits: a key ending in `Ref`/`Refs` holding a name, `name` under
@@ -10,8 +10,9 @@
 //! (`secretName`, `configMapRef`) only matches objects of that kind. Values a pack or
 //! `references:` entry covers were decided there (rewritten, or deliberately left alone,
 //! such as a reference into another namespace) and are not looked at again; nor are
-//! `metadata` (names, labels) and `status`, or names of things inside an object
-//! (`containerName`, `portName`, Tekton's `pipelineTaskName`, Gateway API's `sectionName`).
+//! `metadata` (names, labels) and `status`, names of things inside an object
+//! (`containerName`, `portName`, Tekton's `pipelineTaskName`, Gateway API's `sectionName`),
+//! or an object's own old name inside it (an external name, such as a key vault's).
 
 use std::collections::HashMap;
 
@@ -228,10 +229,13 @@ pub fn find(
                 let found = match position(keys) {
                     Some(Position::Name(key)) => {
                         let hint = hinted_kind(key);
+                        // An object's own old name inside it is an external name (a
+                        // bucket's, a key vault's), not a reference to itself.
+                        let own = |gk: &GroupKind| *gk == o.gk && o.name.as_deref() == Some(value);
                         by_old.get(value).and_then(|cands| {
                             cands
                                 .iter()
-                                .find(|(gk, _)| hint.is_none_or(|h| gk.kind == h))
+                                .find(|(gk, _)| hint.is_none_or(|h| gk.kind == h) && !own(gk))
                                 .map(|(gk, new)| ((*gk).clone(), (*new).to_string(), false))
                         })
                     }
