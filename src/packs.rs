@@ -14,7 +14,10 @@
 //!   (`format: namespace/host` for `[ns/]host`; `external: true` skips names of Services in
 //!   the cluster);
 //! - `buildInputs:`: kinds that are inputs of a build, never applied to a cluster (Crossplane
-//!   package metadata): a preview refuses them, an environment render leaves them alone.
+//!   package metadata): a preview refuses them, an environment render leaves them alone;
+//! - `notReferences:`: fields that look like references but name something else (a Grafana
+//!   dashboard's `datasourceName` is a data source's name inside Grafana): the safety net
+//!   ([`crate::transform::stale`]) leaves them alone.
 //!
 //! The scope of kinds is not here: it is the table generated from upstream CRDs
 //! ([`crate::model::scope`], `packs/upstream/`).
@@ -71,6 +74,14 @@ pub const FILES: &[(&str, &str)] = &[
     (
         "prometheus-operator.yaml",
         include_str!("../packs/prometheus-operator.yaml"),
+    ),
+    (
+        "grafana-operator.yaml",
+        include_str!("../packs/grafana-operator.yaml"),
+    ),
+    (
+        "envoy-gateway.yaml",
+        include_str!("../packs/envoy-gateway.yaml"),
     ),
 ];
 
@@ -135,6 +146,23 @@ pub struct Knowledge {
     pub shapes: BTreeMap<String, Vec<RefSpec>>,
     pub hosts: Vec<HostSpec>,
     pub build_inputs: Vec<BuildInput>,
+    /// Fields that are not references, for the safety net.
+    pub not_references: Vec<FieldSpec>,
+}
+
+/// A field of a kind (`{kind, group?, path}`).
+#[derive(Clone, Debug)]
+pub struct FieldSpec {
+    pub group: Option<String>,
+    pub kind: Option<String>,
+    pub path: FieldPath,
+}
+
+impl FieldSpec {
+    pub fn applies(&self, gk: &GroupKind) -> bool {
+        self.kind.as_ref().is_none_or(|k| *k == gk.kind)
+            && self.group.as_ref().is_none_or(|g| *g == gk.group)
+    }
 }
 
 static BUILTIN: LazyLock<Knowledge> = LazyLock::new(|| match load(FILES) {
@@ -249,6 +277,35 @@ fn parse(file: &'static str, text: &str, k: &mut Knowledge) -> Result<Pack> {
                     k.hosts.push(host(&r, item)?);
                 }
             }
+            "notReferences" => {
+                for item in r.seq(v, "notReferences")? {
+                    let mut kind = None;
+                    let mut group = None;
+                    let mut path = None;
+                    for (k2, v2) in r.entries(item, "notReferences[]")? {
+                        match r.key(k2)? {
+                            "kind" => {
+                                let s = r.string(v2, "notReferences[].kind")?;
+                                kind = (s != "*").then_some(s);
+                            }
+                            "group" => group = Some(r.text(v2, "notReferences[].group")?),
+                            "path" => path = Some(r.field_path(v2, "notReferences[].path")?),
+                            other => {
+                                return Err(r.unknown(
+                                    k2,
+                                    other,
+                                    "notReferences[]",
+                                    &["kind", "group", "path"],
+                                ));
+                            }
+                        }
+                    }
+                    let Some(path) = path else {
+                        return Err(r.err(item, "notReferences[] entries need kind and path"));
+                    };
+                    k.not_references.push(FieldSpec { group, kind, path });
+                }
+            }
             "buildInputs" => {
                 for item in r.seq(v, "buildInputs")? {
                     let mut group = None;
@@ -286,6 +343,7 @@ fn parse(file: &'static str, text: &str, k: &mut Knowledge) -> Result<Pack> {
                         "shapes",
                         "hosts",
                         "buildInputs",
+                        "notReferences",
                     ],
                 ));
             }
@@ -483,6 +541,16 @@ pub fn readme_tables(k: &Knowledge) -> String {
             (HostFormat::NamespaceHost, true) => "`namespace/host`, outside the cluster",
         };
         let _ = writeln!(out, "| {kind} | `{}` | {what} |", cell(&h.path.to_string()));
+    }
+    out.push_str("\n#### Not references\n\nFields that look like references but name something else; the safety net leaves them alone.\n\n| kind | field |\n|---|---|\n");
+    for f in &k.not_references {
+        let kind = match (&f.kind, &f.group) {
+            (None, Some(g)) => format!("any kind of {g}"),
+            (None, None) => "any kind".into(),
+            (Some(k), Some(g)) if !g.is_empty() => format!("{k}.{g}"),
+            (Some(k), _) => k.clone(),
+        };
+        let _ = writeln!(out, "| {kind} | `{}` |", cell(&f.path.to_string()));
     }
     out.push_str("\n#### Build inputs\n\nNever applied to a cluster: refused in a preview, left alone in an environment render.\n\n");
     for b in &k.build_inputs {

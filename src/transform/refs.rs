@@ -496,6 +496,12 @@ pub fn apply(
         {
             rewrite_resource_names(o, renames);
         }
+        // Fields the packs know are not references are decided too.
+        for f in knowledge.not_references.iter().filter(|f| f.applies(&o.gk)) {
+            f.path.visit(&o.node, &mut |n| {
+                outcome.covered.insert((i, n.pos));
+            });
+        }
     }
     rewrite_managed_refs(objects, plan, renames);
     outcome

@@ -136,7 +136,9 @@ impl Stale {
 /// The kind a key names, when it names one (`secretName`, `configMapRef`).
 fn hinted_kind(key: &str) -> Option<&'static str> {
     let k = key.to_ascii_lowercase();
-    if k.contains("serviceaccount") {
+    if k.contains("role") {
+        Some("Role")
+    } else if k.contains("serviceaccount") {
         Some("ServiceAccount")
     } else if k.contains("secret") {
         Some("Secret")
@@ -229,13 +231,17 @@ pub fn find(
                 let found = match position(keys) {
                     Some(Position::Name(key)) => {
                         let hint = hinted_kind(key);
-                        // An object's own old name inside it is an external name (a
-                        // bucket's, a key vault's), not a reference to itself.
-                        let own = |gk: &GroupKind| *gk == o.gk && o.name.as_deref() == Some(value);
+                        // An object's own name inside it is an external name (a bucket's,
+                        // a key vault's, a backup server's), not a reference.
+                        let own = |_: &GroupKind| o.name.as_deref() == Some(value);
                         by_old.get(value).and_then(|cands| {
                             cands
                                 .iter()
-                                .find(|(gk, _)| hint.is_none_or(|h| gk.kind == h) && !own(gk))
+                                .find(|(gk, _)| {
+                                    hint.is_none_or(|h| {
+                                        gk.kind == h || (h == "Role" && gk.kind == "ClusterRole")
+                                    }) && !own(gk)
+                                })
                                 .map(|(gk, new)| ((*gk).clone(), (*new).to_string(), false))
                         })
                     }
