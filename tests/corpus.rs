@@ -714,6 +714,8 @@ enum Preview {
     Rendered {
         believed: String,
         comments_lost: Vec<String>,
+        /// The kind of every warning the render printed ([`warning_kind`]).
+        warnings: Vec<&'static str>,
     },
     /// The refusal message, without its location.
     Refused(String),
@@ -803,6 +805,28 @@ fn check_preview(path: &Path, scratch: &Path) -> Preview {
     Preview::Rendered {
         believed: text(&json.stdout),
         comments_lost,
+        warnings: text(&first.stderr)
+            .lines()
+            .filter(|l| l.contains(": warning: "))
+            .map(warning_kind)
+            .collect(),
+    }
+}
+
+/// What a preview's warning is about, to count them (DESIGN.md §4.2, §4.5).
+fn warning_kind(line: &str) -> &'static str {
+    if line.contains(", the old name of ") {
+        "an old name left where a reference sits (the safety net)"
+    } else if line.contains("which is not in the input, so it will not exist") {
+        "a reference to something not in the input"
+    } else if line.contains("does not know whether") {
+        "a kind of unknown scope"
+    } else if line.contains("wildcard host") {
+        "a wildcard host"
+    } else if line.contains("which the input holds in several API groups") {
+        "an ambiguous reference"
+    } else {
+        "other"
     }
 }
 
@@ -866,13 +890,18 @@ fn corpus_previews_render_or_refuse_with_a_location() {
 
     let mut rendered = Vec::new();
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    let mut warning_kinds: BTreeMap<&str, usize> = BTreeMap::new();
     let mut broken = Vec::new();
     for (i, result) in results.into_iter().enumerate() {
         match result {
             Preview::Rendered {
                 believed,
                 comments_lost,
+                warnings,
             } => {
+                for w in warnings {
+                    *warning_kinds.entry(w).or_default() += 1;
+                }
                 for c in comments_lost {
                     broken.push(format!(
                         "{}: the comment {c:?} is missing from the preview",
@@ -923,6 +952,9 @@ fn corpus_previews_render_or_refuse_with_a_location() {
     );
     for (why, count) in &reasons {
         eprintln!("{TEST}:   refused {count:>4}: {why}");
+    }
+    for (kind, count) in &warning_kinds {
+        eprintln!("{TEST}:   warned  {count:>4}: {kind}");
     }
     assert!(
         broken.is_empty(),

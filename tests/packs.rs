@@ -116,6 +116,25 @@ fn render(dir: &TempDir, args: &[&str]) -> Out {
     }
 }
 
+/// The objects a render printed, as Kubernetes reads them (`-o jsonl`).
+fn objects(dir: &TempDir, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = args.to_vec();
+    all.extend(["-o", "jsonl"]);
+    let out = render(dir, &all);
+    assert_eq!(out.code, Some(0), "{}", out.context());
+    out.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The object of this kind and name.
+fn find<'a>(objs: &'a [serde_json::Value], kind: &str, name: &str) -> &'a serde_json::Value {
+    objs.iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind}/{name} in {objs:#?}"))
+}
+
 const ENVS: &str = "app: shop\nenvironments:\n  dev: {namespace: shop-dev}\n  prod: {namespace: shop}\npreview: {from: dev}\n";
 
 fn gitops(extra: &str) -> String {
@@ -238,7 +257,7 @@ fn nothing_rescopes_a_kubernetes_kind_or_a_table_entry() {
 #[test]
 fn a_bare_kind_matches_any_group_and_is_refused_when_ambiguous() {
     let xrd = "apiVersion: apiextensions.crossplane.io/v2\nkind: CompositeResourceDefinition\nmetadata: {name: xapps.example.org}\nspec:\n  group: example.org\n  names: {kind: XApp, plural: xapps}\n  versions: [{name: v1, served: true, referenceable: true}]\n";
-    render(
+    let objs = objects(
         &repo(
             &gitops("").replace(
                 "preview: {from: dev}",
@@ -247,10 +266,13 @@ fn a_bare_kind_matches_any_group_and_is_refused_when_ambiguous() {
             xrd,
         ),
         &["--pr", "7"],
-    )
-    .ok(&[])
-    .out_has("name: xapps.example.org\n")
-    .out_has("Prune=false,Delete=false");
+    );
+    // A shared definition: its name kept, never pruned.
+    let d = find(&objs, "CompositeResourceDefinition", "xapps.example.org");
+    assert_eq!(
+        d["metadata"]["annotations"]["argocd.argoproj.io/sync-options"],
+        "Prune=false,Delete=false"
+    );
     let two = "apiVersion: a.example.com/v1\nkind: Thing\nmetadata: {name: a}\n---\napiVersion: b.example.com/v1\nkind: Thing\nmetadata: {name: b}\n";
     render(&repo(&gitops("namespaced: [Thing]\n"), two), &["--env", "prod"]).refused(&[
         "app/gitops.yaml:6:14: namespaced: Thing names a kind of several API groups of the input (a.example.com, b.example.com); write Kind.group",
@@ -277,51 +299,58 @@ fn references_into_other_namespaces_are_somebody_elses() {
         "preview: {from: dev}",
         "preview: {from: dev, allowClusterScoped: [ClusterRoleBinding.rbac.authorization.k8s.io]}",
     );
-    let out = render(&repo(&g, docs), &["--env", "prod"]);
-    out.ok(&[]);
-    // monitoring's `web` and legacy's are not the app's.
-    assert!(
-        out.stdout
-            .contains("- kind: ServiceAccount\n  name: web\n  namespace: monitoring"),
-        "{}",
-        out.context()
+    let subjects = |objs: &[serde_json::Value], kind: &str, name: &str| {
+        find(objs, kind, name)["subjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}/{}",
+                    s["namespace"].as_str().unwrap(),
+                    s["name"].as_str().unwrap()
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let backends = |objs: &[serde_json::Value], route: &str| {
+        find(objs, "HTTPRoute", route)["spec"]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let b = &r["backendRefs"][0];
+                format!(
+                    "{}/{}",
+                    b["namespace"].as_str().unwrap_or("-"),
+                    b["name"].as_str().unwrap()
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    // monitoring's `web` and legacy's are not the app's; shop-dev is dev's, not prod's.
+    let objs = objects(&repo(&g, docs), &["--env", "prod"]);
+    assert_eq!(
+        subjects(&objs, "ClusterRoleBinding", "web-view"),
+        ["monitoring/web", "shop-dev/web"]
     );
-    assert!(
-        out.stdout.contains("- name: web\n      namespace: legacy"),
-        "{}",
-        out.context()
-    );
+    assert_eq!(backends(&objs, "web"), ["legacy/web", "-/web"]);
     // In a preview from dev, shop-dev is the environment's namespace: that subject is the
     // app's ServiceAccount, and the shared ClusterRoleBinding may not name it.
     render(&repo(&g, docs), &["--pr", "7"]).refused(&[
         "ClusterRoleBinding/web-view is a shared definition of every preview",
         "ServiceAccount \"web\"",
     ]);
-    let ns = docs.replace("---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: web-view}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}", "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: web-view}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}");
-    let out = render(&repo(ENVS, &ns), &["--pr", "7"]);
-    out.ok(&[]);
-    assert!(
-        out.stdout
-            .contains("- kind: ServiceAccount\n  name: web\n  namespace: monitoring"),
-        "{}",
-        out.context()
+    let ns = docs.replace(
+        "kind: ClusterRoleBinding\nmetadata: {name: web-view}",
+        "kind: RoleBinding\nmetadata: {name: web-view}",
     );
-    assert!(
-        out.stdout
-            .contains("- kind: ServiceAccount\n  name: web-pr-7\n  namespace: shop-pr-7"),
-        "{}",
-        out.context()
+    let objs = objects(&repo(ENVS, &ns), &["--pr", "7"]);
+    assert_eq!(
+        subjects(&objs, "RoleBinding", "web-view-pr-7"),
+        ["monitoring/web", "shop-pr-7/web-pr-7"]
     );
-    assert!(
-        out.stdout.contains("- name: web\n      namespace: legacy"),
-        "{}",
-        out.context()
-    );
-    assert!(
-        out.stdout.contains("- name: web-pr-7\n      port: 80"),
-        "{}",
-        out.context()
-    );
+    assert_eq!(backends(&objs, "web-pr-7"), ["legacy/web", "-/web-pr-7"]);
 }
 
 #[test]
@@ -363,10 +392,20 @@ fn a_shared_definition_may_not_refer_to_a_preview_object() {
         "ValidatingWebhookConfiguration/shop-validator is a shared definition of every preview",
         "refers to Service \"validator\", which belongs to one preview",
     ]);
-    // An environment render rewrites it as usual.
-    render(&repo(&g, webhook), &["--env", "prod"])
-        .ok(&[])
-        .out_has("namespace: shop\n");
+    // An environment render rewrites it as usual; dev's namespace written in the file is
+    // dev's, not prod's: left, and said.
+    let objs = objects(
+        &repo(&g, &webhook.replace("shop-dev", "shop")),
+        &["--env", "prod"],
+    );
+    let w = find(&objs, "ValidatingWebhookConfiguration", "shop-validator");
+    assert_eq!(
+        w["webhooks"][0]["clientConfig"]["service"]["namespace"],
+        "shop"
+    );
+    render(&repo(&g, webhook), &["--env", "prod"]).ok(&[
+        "webhooks.clientConfig.service names \"shop-dev\", the namespace of environment dev",
+    ]);
     let sc = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: ceph}\nprovisioner: kubernetes.io/rbd\nparameters: {adminSecretName: ceph-admin, monitors: \"10.0.0.1:6789\"}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: ceph-admin}\n";
     render(&repo(&g, sc), &["--pr", "7"]).refused(&[
         "StorageClass/ceph is a shared definition",

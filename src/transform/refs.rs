@@ -717,9 +717,12 @@ impl Rewriter<'_> {
             }
             if let What::Name(p) = &site.spec.what {
                 if is_namespace_ref(p) {
-                    self.check_other_environment(&v, o, &site.field, warnings);
+                    self.check_other_environment(&v.name, &v, o, &site.field, warnings);
                     return;
                 }
+            }
+            if let Some(ns) = &v.namespace {
+                self.check_other_environment(ns, &v, o, &site.field, warnings);
             }
             match self.lookup(&v, o.namespace.as_deref()) {
                 Lookup::Ambiguous(groups) => warnings.push(Warning::at(
@@ -773,26 +776,29 @@ impl Rewriter<'_> {
         );
     }
 
-    /// An environment render leaves a namespace reference naming another environment's
-    /// namespace alone, but it is almost certainly a namespace written for one environment
-    /// and promoted to the others: say so.
+    /// An environment render leaves a reference naming another environment's namespace alone
+    /// (it designates that environment's objects), but it is almost certainly a namespace
+    /// written for one environment and promoted to the others: say so.
     fn check_other_environment(
         &self,
+        ns: &str,
         v: &RefValue,
         o: &Object,
         field: &str,
         warnings: &mut Vec<Warning>,
     ) {
-        if self.preview || self.ns.target == Some(v.name.as_str()) || self.ns.target.is_none() {
+        if self.preview || self.ns.target == Some(ns) || self.ns.target.is_none() {
             return;
         }
-        if let Some((env, _)) = self.environments.iter().find(|(_, ns)| *ns == v.name) {
+        if o.namespace.as_deref() == Some(ns) {
+            return;
+        }
+        if let Some((env, _)) = self.environments.iter().find(|(_, n)| *n == ns) {
             warnings.push(Warning::at(
                 Loc::new(&o.file, v.pos),
                 format!(
-                    "{}: {field} names {:?}, the namespace of environment {env}, and is left as it is in this render into {}; name this render's namespace or leave the field out",
+                    "{}: {field} names {ns:?}, the namespace of environment {env}, and is left as it is in this render into {}; name this render's namespace or leave it out",
                     o.label(),
-                    v.name,
                     self.ns.target.unwrap_or("")
                 ),
             ));
