@@ -167,7 +167,17 @@ github.com/example/pkg/apis/v1beta1.NotAnObject:
         let refs = references(&root);
         let got: Vec<String> = refs
             .iter()
-            .map(|r| format!("{} {} -> {}", r.kind, r.path.join("."), r.target))
+            .map(|r| {
+                let target = match &r.what {
+                    crate::config::references::What::Name(p) => match p.group.as_deref() {
+                        Some("") | None => p.kind.clone(),
+                        Some(g) => format!("{}.{g}", p.kind),
+                    },
+                    other => other.to_string(),
+                };
+                let kind = r.kind.as_deref().unwrap_or("*");
+                format!("{kind} {} -> {target}", r.path)
+            })
             .collect();
         assert_eq!(
             got.len(),
