@@ -911,7 +911,7 @@ helm: {releaseName: \"{app}-{env}\", valueFiles: [values.yaml, \"values-{env}.ya
         ),
         (
             "preview: {allowClusterScoped: [\"*\"]}\n",
-            "gitops.yaml:1:32: preview.allowClusterScoped: \"*\" is not a kind",
+            "gitops.yaml:1:32: preview.allowClusterScoped: * is not a kind",
         ),
         (
             "namespaced: [ClusterRoleBinding]\n",
@@ -926,8 +926,8 @@ helm: {releaseName: \"{app}-{env}\", valueFiles: [values.yaml, \"values-{env}.ya
             "gitops.yaml:1:14: namespaced: ClusterIssuer.cert-manager.io is cluster-scoped",
         ),
         (
-            "preview: {allowClusterScoped: [Usage]}\n",
-            "gitops.yaml:1:32: preview.allowClusterScoped: Usage names a kind of several API groups",
+            "crossplane: {managed: [Usage]}\n",
+            "gitops.yaml:1:24: crossplane.managed: Usage names a kind of several API groups",
         ),
         (
             "references: [{kind: X, path: a, target: Secret, object: {kind: Secret}}]\n",

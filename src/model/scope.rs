@@ -132,8 +132,9 @@ pub enum KindList {
 
 /// Why a gitops.yaml kind list entry is refused, if it is: `*` (a list names kinds one by
 /// one), a declaration about a Kubernetes kind or a table entry that disagrees with it (or
-/// about a kind of a Kubernetes group at all), and a bare kind that names table entries of
-/// several groups.
+/// about a kind of a Kubernetes group at all), and, in a scope or role declaration, a bare
+/// kind that names table entries of several groups (one scope cannot be right for both). In
+/// `preview.allowClusterScoped`, a bare kind allows that kind in every group.
 pub fn check_declaration(p: &KindPattern, list: KindList) -> Option<String> {
     if p.kind == "*" || p.kind.is_empty() {
         return Some(format!(
@@ -159,13 +160,9 @@ pub fn check_declaration(p: &KindPattern, list: KindList) -> Option<String> {
         KindList::ClusterScoped => Some(true),
         KindList::Namespaced => Some(false),
         KindList::Crossplane => None,
-        KindList::AllowClusterScoped => {
-            return if p.group.is_none() && groups.len() > 1 {
-                ambiguous()
-            } else {
-                None
-            };
-        }
+        // An allow list grants: a bare kind grants that kind in every group, which is what
+        // "any group" means, so it is never ambiguous.
+        KindList::AllowClusterScoped => return None,
     };
     // A declaration about a Kubernetes kind, whatever it says, and one that contradicts a
     // table entry, come first: they are what a hostile gitops.yaml would try.
@@ -868,11 +865,8 @@ mod tests {
                 KindList::ClusterScoped,
                 None,
             ),
-            (
-                "Usage",
-                KindList::AllowClusterScoped,
-                Some("several API groups"),
-            ),
+            ("Usage", KindList::AllowClusterScoped, None),
+            ("Usage", KindList::Crossplane, Some("several API groups")),
             ("*", KindList::AllowClusterScoped, Some("is not a kind")),
             (
                 "CompositeResourceDefinition",
