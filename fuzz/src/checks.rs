@@ -60,7 +60,10 @@ pub fn split_input(text: &str) -> (Option<&str>, &str) {
 /// these again. Delete an entry with its fix, and un-ignore the test. Two more are shapes of
 /// the parsed tree rather than of the text: [`has_empty_tagged_key`] and
 /// [`has_collection_key`].
-pub const KNOWN_ISSUES: &[(&str, fn(&str) -> bool)] = &[
+/// A known issue: what it is, and whether an input has its shape.
+pub type KnownIssue = (&'static str, fn(&str) -> bool);
+
+pub const KNOWN_ISSUES: &[KnownIssue] = &[
     (
         "control characters: saphyr-parser reads C0/C1 controls in plain scalars that go-yaml refuses (\"control characters are not allowed\"), so the output is unreadable for Kubernetes",
         has_control_character,
