@@ -286,6 +286,15 @@ const CASES: &[Case] = &[
         preview: Refused("cannot start with"),
     },
     Case {
+        name: "tab-after-a-colon",
+        files: &[(
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name:\tweb\n  labels: # none yet\ndata: {a:\tb}\n",
+        )],
+        pass: Same,
+        preview: Same,
+    },
+    Case {
         name: "merge-list-and-crlf",
         files: &[(
             "cm.yaml",

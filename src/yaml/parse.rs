@@ -421,6 +421,13 @@ impl<'a> Builder<'a, '_> {
             Event::Scalar(value, style, anchor, tag) => {
                 self.count(1, pos)?;
                 let mut span = self.span(&pspan);
+                if matches!(style, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted) {
+                    // saphyr-parser's span of a quoted scalar runs on over the blanks and the
+                    // comment after it; the scalar ends at its closing quote.
+                    if let Some(end) = quoted_end(self.src, span.start as usize - self.base) {
+                        span.end = (self.base + end) as u32;
+                    }
+                }
                 if style == ScalarStyle::Plain {
                     match value.chars().next() {
                         // saphyr-parser reads `[|k]` and `{>k: v}` as plain scalars; go-yaml
@@ -686,6 +693,26 @@ impl<'a> Builder<'a, '_> {
     }
 }
 
+/// The end (after the closing quote) of the quoted scalar whose text, properties first,
+/// starts at `start` of `src`.
+fn quoted_end(src: &str, start: usize) -> Option<usize> {
+    let text = src.get(start..)?;
+    let (_, rest) = super::splice::props(text);
+    let open = start + (text.len() - rest.len());
+    let bytes = src.as_bytes();
+    let quote = *bytes.get(open)?;
+    let mut i = open + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quote == b'"' => i += 2,
+            b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 2,
+            b if b == quote => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 /// go-yaml v2 accepts a mapping, or a sequence of mappings, as a merge's value.
 fn valid_merge(v: &Node) -> bool {
     match &v.value {
@@ -785,7 +812,7 @@ mod tests {
 
     #[test]
     fn spans_cover_each_node_exactly() {
-        let src = "a: &x web\nb: |-\n  one\n  two\n\nc:\n  d: [1, 2]\n  e: {f: g}\nh: \"é\"\n";
+        let src = "a: &x web\nb: |-\n  one\n  two\n\nc:\n  d: [1, 2]\n  e: {f: g}\nh: \"é\" # c\ni: 'it''s' # c\nj: \"a\\\"b\"\n";
         let n = root(src);
         let text = |path: &[&str]| {
             let node = n.path(path).unwrap_or_else(|| panic!("{path:?}"));
@@ -797,6 +824,8 @@ mod tests {
         assert_eq!(text(&["c", "d"]), "[1, 2]");
         assert_eq!(text(&["c", "e", "f"]), "g");
         assert_eq!(text(&["h"]), "\"é\"");
+        assert_eq!(text(&["i"]), "'it''s'");
+        assert_eq!(text(&["j"]), "\"a\\\"b\"");
     }
 
     #[test]

@@ -643,7 +643,25 @@ impl Splicer<'_> {
                 text = t.to_string();
             }
         }
-        self.push(region, end.max(region), text);
+        let end = end.max(region);
+        // A block that replaces a value written on its key's line (`labels:`, `labels: ~`,
+        // `labels: {} # none yet`) starts after that line's comment, which stays where it was.
+        if text.starts_with('\n') && !self.src[region..end].contains('\n') {
+            let line_end = self.src[end..self.piece.end]
+                .find('\n')
+                .map_or(self.piece.end, |i| end + i);
+            let line_end = if self.src[..line_end].ends_with('\r') {
+                line_end - 1
+            } else {
+                line_end
+            };
+            if end > region {
+                self.push(region, end, String::new());
+            }
+            self.push(line_end, line_end, text);
+            return;
+        }
+        self.push(region, end, text);
     }
 
     /// Anchors defined in the source text of an alias copy are not definitions; anchors
@@ -843,7 +861,7 @@ pub(crate) fn first_content_byte(src: &str, start: usize) -> Option<u8> {
 
 /// Splits a node's text into its anchor (`&a`) and the rest (tags are rewritten from the
 /// node, not copied).
-fn props(text: &str) -> (Option<&str>, &str) {
+pub(crate) fn props(text: &str) -> (Option<&str>, &str) {
     let mut rest = text;
     let mut anchor = None;
     loop {
@@ -1000,6 +1018,16 @@ mod tests {
                 "kind: A\nmetadata:\n  labels:\n  name: web\n",
                 label,
                 "kind: A\nmetadata:\n  labels:\n    gitops.io/pr: \"7\"\n  name: web\n",
+            ),
+            (
+                "kind: A\nmetadata:\n  name: web\n  labels: ~ # none yet\n",
+                label,
+                "kind: A\nmetadata:\n  name: web\n  labels: # none yet\n    gitops.io/pr: \"7\"\n",
+            ),
+            (
+                "kind: A\nmetadata:\n  name: \"web\" # quoted\n",
+                rename,
+                "kind: A\nmetadata:\n  name: \"web-pr-7\" # quoted\n",
             ),
             (
                 "kind: A\n",

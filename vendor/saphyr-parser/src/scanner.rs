@@ -2536,9 +2536,13 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // Skip over ':'.
         self.skip_non_blank();
+        // kubectl-gitops patch (6): libyaml (so Kubernetes) reads `key:<TAB>value` as a key and
+        // its value; only a block sequence entry after the tab (`key:<TAB>- x`) is an error
+        // there too.
         if self.input.look_ch() == '\t'
             && !self.skip_ws_to_eol(SkipTabs::Yes)?.has_valid_yaml_ws()
-            && (self.input.peek() == '-' || self.input.next_is_alpha())
+            && self.input.peek() == '-'
+            && is_blank_or_breakz(self.input.peek_nth(1))
         {
             return Err(ScanError::new_str(
                 self.mark,
