@@ -827,3 +827,34 @@ fn the_example_appproject_admits_the_example_previews_only() {
         "the preview ApplicationSet uses it"
     );
 }
+
+#[test]
+fn the_policy_can_fix_the_preview_hosts() {
+    let repo = Repo::new();
+    let (_dir, policy) = policy_file("preview:\n  hosts: 'pr-{pr}-{label}.previews.example.net'\n");
+    let policy = policy.to_str().unwrap();
+    repo.write("shop/ingress.yaml", &ingress("shop.example.com"));
+    let pr = ("ARGOCD_ENV_GITOPS_PR", "7");
+    let out = repo.generate("shop", &[pr, ("GITOPS_POLICY", policy)]);
+    out.ok();
+    assert!(
+        out.stdout
+            .contains("- host: pr-7-shop.previews.example.net\n"),
+        "{out}"
+    );
+    // A pull request's gitops.yaml may not move its hosts elsewhere.
+    repo.write(
+        "shop/gitops.yaml",
+        "app: shop\npreview:\n  hosts: 'www{pr}.{rest}'\n",
+    );
+    repo.generate("shop", &[pr, ("GITOPS_POLICY", policy)])
+        .refused(
+            "gitops.yaml:3:10: preview.hosts is \"www{pr}.{rest}\" here, but the platform policy",
+            &["may not change it"],
+        );
+    // Without the policy key, gitops.yaml's template applies.
+    let (_dir2, plain) = policy_file("preview: {}\n");
+    let out = repo.generate("shop", &[pr, ("GITOPS_POLICY", plain.to_str().unwrap())]);
+    out.ok();
+    assert!(out.stdout.contains("- host: www7.example.com\n"), "{out}");
+}

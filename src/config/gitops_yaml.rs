@@ -111,6 +111,8 @@ pub struct Preview {
     pub allow_cluster_scoped: Option<Vec<(GroupKind, Loc)>>,
     /// Where `namespace` is set, when gitops.yaml sets it.
     pub namespace_at: Option<Loc>,
+    /// Where `hosts` is set, when gitops.yaml sets it.
+    pub hosts_at: Option<Loc>,
     /// Namespaces no preview may target, besides Kubernetes' own and the policy's.
     pub protected_namespaces: Vec<(String, Loc)>,
 }
@@ -125,6 +127,7 @@ impl Default for Preview {
             hosts: "{label}-pr-{pr}.{rest}".into(),
             allow_cluster_scoped: None,
             namespace_at: None,
+            hosts_at: None,
             protected_namespaces: Vec::new(),
         }
     }
@@ -579,6 +582,7 @@ impl<'a> Reader<'a> {
                         return Err(self.err(v, &format!("preview.hosts {s:?} {why}")));
                     }
                     p.hosts = s;
+                    p.hosts_at = Some(self.loc(v));
                 }
                 "allowClusterScoped" => {
                     let mut list = Vec::new();

@@ -68,6 +68,9 @@ pub const SYSTEM_NAMESPACES: [&str; 4] =
 /// The default preview namespace template (DESIGN.md §2).
 pub const DEFAULT_NAMESPACE_TEMPLATE: &str = "{app}-pr-{pr}";
 
+/// The default preview host template (DESIGN.md §3).
+pub const DEFAULT_HOSTS_TEMPLATE: &str = "{label}-pr-{pr}.{rest}";
+
 /// How long an external build may run unless the policy says otherwise.
 pub const DEFAULT_BUILD_TIMEOUT_SECONDS: u64 = 30;
 
@@ -91,6 +94,9 @@ pub struct PreviewPolicy {
     pub namespace: Option<String>,
     /// Namespaces no preview may target, besides [`SYSTEM_NAMESPACES`].
     pub protected_namespaces: Vec<String>,
+    /// The preview host template (`{label}-pr-{pr}.{rest}` by default), so that previews
+    /// stay in a domain the platform chooses; gitops.yaml may not change it.
+    pub hosts: Option<String>,
 }
 
 /// What external builds may do.
@@ -233,12 +239,24 @@ fn preview(r: &Reader<'_>, v: &Node) -> Result<PreviewPolicy> {
                     p.protected_namespaces.push(ns);
                 }
             }
+            "hosts" => {
+                let t = r.string(v, "preview.hosts")?;
+                if let Some(why) = crate::transform::hosts::template_problem(&t) {
+                    return Err(r.err(v, &format!("preview.hosts {t:?} {why}")));
+                }
+                p.hosts = Some(t);
+            }
             other => {
                 return Err(r.unknown(
                     k,
                     other,
                     "preview",
-                    &["allowClusterScoped", "namespace", "protectedNamespaces"],
+                    &[
+                        "allowClusterScoped",
+                        "namespace",
+                        "protectedNamespaces",
+                        "hosts",
+                    ],
                 ));
             }
         }
@@ -328,6 +346,8 @@ pub struct Sandbox {
     pub allow_cluster_scoped: Vec<GroupKind>,
     /// The preview namespace template (identity placeholders not yet expanded).
     pub namespace_template: String,
+    /// The preview host template (identity placeholders not yet expanded).
+    pub hosts_template: String,
     /// Namespaces no preview may target.
     pub protected: Vec<Protected>,
     /// The policy applied, when the render applies one (`None`: gitops.yaml is trusted).
@@ -339,6 +359,7 @@ impl Default for Sandbox {
         Sandbox {
             allow_cluster_scoped: Vec::new(),
             namespace_template: DEFAULT_NAMESPACE_TEMPLATE.into(),
+            hosts_template: DEFAULT_HOSTS_TEMPLATE.into(),
             protected: system_protected(),
             policy: None,
         }
@@ -405,6 +426,7 @@ pub fn sandbox(
                     .map(|(gk, _)| gk.clone())
                     .collect();
                 sb.namespace_template.clone_from(&p.namespace);
+                sb.hosts_template.clone_from(&p.hosts);
             }
         }
         Some(policy) => {
@@ -412,6 +434,9 @@ pub fn sandbox(
                 .clone_from(&policy.preview.allow_cluster_scoped);
             if let Some(t) = &policy.preview.namespace {
                 sb.namespace_template.clone_from(t);
+            }
+            if let Some(t) = &policy.preview.hosts {
+                sb.hosts_template.clone_from(t);
             }
             if let (Some(p), Some(cfg)) = (p, config) {
                 if let Some(own) = &p.allow_cluster_scoped {
@@ -436,20 +461,39 @@ pub fn sandbox(
                     }
                     sb.allow_cluster_scoped = own.iter().map(|(gk, _)| gk.clone()).collect();
                 }
-                match (&policy.preview.namespace, &p.namespace_at) {
-                    (Some(t), Some(loc)) if preview && *t != p.namespace => {
-                        return Err(Error::Config {
-                            loc: loc.clone(),
-                            msg: format!(
-                                "preview.namespace is {:?} here, but {} sets it to {t:?}, and gitops.yaml may not change it: remove preview.namespace from {}",
-                                p.namespace,
-                                policy.describe(),
-                                cfg.file
-                            ),
-                        });
+                // A template the policy sets is the platform's: gitops.yaml may repeat it,
+                // not change it; one the policy leaves alone is gitops.yaml's.
+                let templates = [
+                    (
+                        "namespace",
+                        &policy.preview.namespace,
+                        &p.namespace,
+                        &p.namespace_at,
+                        &mut sb.namespace_template,
+                    ),
+                    (
+                        "hosts",
+                        &policy.preview.hosts,
+                        &p.hosts,
+                        &p.hosts_at,
+                        &mut sb.hosts_template,
+                    ),
+                ];
+                for (key, platform, own, own_at, into) in templates {
+                    match (platform, own_at) {
+                        (Some(t), Some(loc)) if preview && t != own => {
+                            return Err(Error::Config {
+                                loc: loc.clone(),
+                                msg: format!(
+                                    "preview.{key} is {own:?} here, but {} sets it to {t:?}, and gitops.yaml may not change it: remove preview.{key} from {}",
+                                    policy.describe(),
+                                    cfg.file
+                                ),
+                            });
+                        }
+                        (None, Some(_)) => into.clone_from(own),
+                        _ => {}
                     }
-                    (None, Some(_)) => sb.namespace_template.clone_from(&p.namespace),
-                    _ => {}
                 }
             }
             for ns in &policy.preview.protected_namespaces {
@@ -635,6 +679,26 @@ mod tests {
         // Without a policy template, gitops.yaml's (which always holds {pr}) applies.
         let sb = sandbox(Some(&c), Some(&policy("")), true).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(sb.namespace_template, "mine-{pr}");
+    }
+
+    #[test]
+    fn the_hosts_template_is_the_policys_when_it_sets_one() {
+        let p = policy("preview: {hosts: 'pr-{pr}-{label}.previews.example.net'}\n");
+        let sb = sandbox(None, Some(&p), true).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sb.hosts_template, "pr-{pr}-{label}.previews.example.net");
+        let c = gitops("preview: {hosts: '{label}-{pr}.{rest}'}\n");
+        let got = err(sandbox(Some(&c), Some(&p), true));
+        assert!(
+            got.starts_with("gitops.yaml:1:18: preview.hosts is \"{label}-{pr}.{rest}\" here"),
+            "{got}"
+        );
+        let sb = sandbox(Some(&c), Some(&policy("")), true).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sb.hosts_template, "{label}-{pr}.{rest}");
+        let sb = sandbox(Some(&c), None, true).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sb.hosts_template, "{label}-{pr}.{rest}");
+        assert!(
+            err(parse("preview: {hosts: '{rest}{rest}-{pr}'}\n", "p.yaml")).contains("only once")
+        );
     }
 
     #[test]

@@ -37,7 +37,8 @@ pub fn apply(
     warnings: &mut Vec<Warning>,
     refusals: &mut Vec<Error>,
 ) {
-    let template = ctx.identity.expand(&ctx.config.preview.hosts);
+    // The sandbox's template: gitops.yaml's, or the platform policy's when it sets one.
+    let template = ctx.identity.expand(&ctx.sandbox.hosts_template);
     for o in objects.iter_mut() {
         for spec in &packs::builtin().hosts {
             if spec.kind != o.gk.kind || spec.group.as_ref().is_some_and(|g| *g != o.gk.group) {
