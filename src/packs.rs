@@ -452,7 +452,9 @@ pub fn readme_tables(k: &Knowledge) -> String {
                 t.push_str(", with its namespace");
             }
         }
-        if r.produces {
+        if r.produces && r.adopts {
+            t.push_str(" (produced, or an existing one written into)");
+        } else if r.produces {
             t.push_str(" (produced)");
         }
         if !r.when.is_empty() {

@@ -414,6 +414,28 @@ fn a_shared_definition_may_not_refer_to_a_preview_object() {
 }
 
 #[test]
+fn cert_manager_adopts_a_secret_the_input_holds() {
+    // ingress-shim writes into an existing Secret of the TLS name: that Secret is the one
+    // (no second, colliding Secret), and the Ingress follows its rename.
+    let docs = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  annotations: {cert-manager.io/cluster-issuer: letsencrypt}\nspec:\n  tls: [{hosts: [shop.example.com], secretName: web-tls}]\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: web-tls}\ntype: kubernetes.io/tls\n";
+    let objs = objects(&repo(ENVS, docs), &["--pr", "7"]);
+    find(&objs, "Secret", "web-tls-pr-7");
+    assert_eq!(
+        find(&objs, "Ingress", "web-pr-7")["spec"]["tls"][0]["secretName"],
+        "web-tls-pr-7"
+    );
+    // Without the Secret, the shim's Secret is produced: renamed, and not missing.
+    let alone = docs.split("---").next().unwrap();
+    let out = render(&repo(ENVS, alone), &["--pr", "7"]);
+    out.ok(&[]).err_lacks("not in the input");
+    assert!(
+        out.stdout.contains("secretName: web-tls-pr-7"),
+        "{}",
+        out.context()
+    );
+}
+
+#[test]
 fn gitops_references_use_the_extended_schema() {
     let g = gitops(
         "namespaced: [Widget.example.com]\nreferences:\n- {kind: Widget, group: example.com, path: spec.pod, shape: podSpec}\n- {kind: Widget, group: example.com, path: [metadata, annotations, example.com/backend], target: Service, format: dns}\n- {kind: Widget, group: example.com, path: spec.output, target: Secret, produces: true}\n",

@@ -44,7 +44,7 @@ fn run(f: &Facts, out: &mut Vec<Finding>) {
         if let Some(n) = &o.name {
             known.insert((o.gk.clone(), n.clone()));
         }
-        for (gk, name, _, _) in produced_names(o, &f.scopes.classify(o), &f.ctx) {
+        for (gk, name, _, _, _) in produced_names(o, &f.scopes.classify(o), &f.ctx) {
             known.insert((gk, name));
         }
     }

@@ -27,6 +27,8 @@
 //!                                  # | namespace/name (`[ns/]name`)
 //!   produces: true                 # the object creates what the field names: renamed with
 //!                                  # it, and every consumer follows
+//!   adopts: true                   # (produces) an object of that name in the input is the
+//!                                  # one it writes into (cert-manager and an existing Secret)
 //!   whenAbsent: metadata.name      # (produces) the name when the field is absent
 //!   when: {path: [metadata, annotations, cert-manager.io/issuer]}   # only when present
 //!                                  # (or `equals: text`, or `absent: true`), relative to the
@@ -143,6 +145,10 @@ pub struct RefSpec {
     pub what: What,
     pub format: Format,
     pub produces: bool,
+    /// (produces) The producer writes into the object when the input already holds it
+    /// (cert-manager fills an existing TLS Secret): then the input's object is the one, and
+    /// the produced name is not a second object.
+    pub adopts: bool,
     pub when_absent: Option<FieldPath>,
     /// Any of these must hold (none: always).
     pub when: Vec<Condition>,
@@ -160,6 +166,7 @@ impl RefSpec {
             what: What::Name(target),
             format: Format::Name,
             produces: false,
+            adopts: false,
             when_absent: None,
             when: Vec::new(),
             except: Vec::new(),
@@ -211,6 +218,7 @@ const KEYS: &[&str] = &[
     "shape",
     "format",
     "produces",
+    "adopts",
     "whenAbsent",
     "when",
     "except",
@@ -397,6 +405,7 @@ impl Reader<'_> {
             what: What::Shape(String::new()),
             format: Format::Name,
             produces: false,
+            adopts: false,
             when_absent: None,
             when: Vec::new(),
             except: Vec::new(),
@@ -465,6 +474,7 @@ impl Reader<'_> {
                     };
                 }
                 "produces" => spec.produces = self.boolean(v, &what)?,
+                "adopts" => spec.adopts = self.boolean(v, &what)?,
                 "whenAbsent" => spec.when_absent = Some(self.field_path(v, &what)?),
                 "when" => spec.when = self.conditions(v, &what)?,
                 "except" => {
@@ -499,6 +509,9 @@ impl Reader<'_> {
         }
         if spec.format != Format::Name && !matches!(spec.what, What::Name(_)) {
             return Err(self.err(n, &format!("{within}: format applies to target entries")));
+        }
+        if spec.adopts && !spec.produces {
+            return Err(self.err(n, &format!("{within}: adopts applies to produces entries")));
         }
         if spec.when_absent.is_some() && !spec.produces {
             return Err(self.err(

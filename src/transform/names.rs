@@ -122,6 +122,10 @@ pub fn plan(objects: &[Object], plan: &Plan, ctx: &Ctx, warnings: &mut Vec<Warni
     let mut map = RenameMap::default();
     let suffix = ctx.suffix();
     let secret_rule = NameRule::Subdomain { max: 253 };
+    let names_in_input: std::collections::HashSet<(&GroupKind, &str)> = objects
+        .iter()
+        .filter_map(|o| o.name.as_deref().map(|n| (&o.gk, n)))
+        .collect();
     for (i, o) in objects.iter().enumerate() {
         let class = &plan.classes[i];
         let rule = naming::rule_for(&o.gk, class);
@@ -151,7 +155,12 @@ pub fn plan(objects: &[Object], plan: &Plan, ctx: &Ctx, warnings: &mut Vec<Warni
             }
             _ => {}
         }
-        for (gk, name, namespace, loc) in produced_names(o, class, ctx) {
+        for (gk, name, namespace, loc, adopts) in produced_names(o, class, ctx) {
+            // cert-manager writes into a Secret the input already holds: that Secret is the
+            // object (renamed by its own rule), not a second one.
+            if adopts && names_in_input.contains(&(&gk, name.as_str())) {
+                continue;
+            }
             let final_name = match renamed {
                 Some(sfx) => {
                     let new = naming::fit(&name, sfx, secret_rule.max());

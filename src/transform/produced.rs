@@ -44,22 +44,23 @@ fn producing_rows(ctx: &Ctx) -> impl Iterator<Item = &RefSpec> {
         .filter(|r| r.produces)
 }
 
-/// The names `o` produces, as (kind, name, explicit namespace, location).
-pub fn produced_names(
-    o: &Object,
-    class: &Class,
-    ctx: &Ctx,
-) -> Vec<(GroupKind, String, Option<String>, Loc)> {
-    let mut out: Vec<(GroupKind, String, Option<String>, Loc)> = Vec::new();
+/// A name an object produces: kind, name, the namespace written next to it, where, and
+/// whether the producer adopts an input object of that name instead of creating a second one.
+pub type ProducedName = (GroupKind, String, Option<String>, Loc, bool);
+
+/// The names `o` produces.
+pub fn produced_names(o: &Object, class: &Class, ctx: &Ctx) -> Vec<ProducedName> {
+    let mut out: Vec<ProducedName> = Vec::new();
     for spec in producing_rows(ctx) {
         if !spec.applies(&o.gk.group, &o.gk.kind, class.role) || !spec.enabled(&o.node) {
             continue;
         }
         let mut found = false;
+        let adopts = spec.adopts;
         if spec.path.plain().as_deref() == Some(&["metadata", "name"][..]) {
             // Named like its producer (SealedSecret).
             if let (What::Name(p), Some(n)) = (&spec.what, &o.name) {
-                out.push((produced_kind(p), n.clone(), None, o.loc()));
+                out.push((produced_kind(p), n.clone(), None, o.loc(), adopts));
             }
             continue;
         }
@@ -76,6 +77,7 @@ pub fn produced_names(
                             v.to_string(),
                             None,
                             Loc::new(&o.file, site.node.pos),
+                            adopts,
                         ));
                     }
                 }
@@ -86,7 +88,7 @@ pub fn produced_names(
                             .kind
                             .group_kind()
                             .unwrap_or_else(|| produced_kind(&v.kind));
-                        out.push((gk, v.name, v.namespace, Loc::new(&o.file, v.pos)));
+                        out.push((gk, v.name, v.namespace, Loc::new(&o.file, v.pos), adopts));
                     }
                 }
                 What::Shape(_) => {}
@@ -101,7 +103,7 @@ pub fn produced_names(
                     }
                 });
                 for (v, pos) in names {
-                    out.push((produced_kind(p), v, None, Loc::new(&o.file, pos)));
+                    out.push((produced_kind(p), v, None, Loc::new(&o.file, pos), adopts));
                 }
             }
         }
@@ -338,7 +340,7 @@ mod tests {
         let ctx = Ctx::default();
         objs.iter()
             .flat_map(|o| produced_names(o, &scopes.classify(o), &ctx))
-            .map(|(gk, n, _, _)| (gk.to_string(), n))
+            .map(|(gk, n, _, _, _)| (gk.to_string(), n))
             .collect()
     }
 
