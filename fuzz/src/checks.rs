@@ -52,31 +52,17 @@ pub fn split_input(text: &str) -> (Option<&str>, &str) {
 // Known open issues
 // -------------------------------------------------------------------------------------------
 
-/// Bugs the fuzzers found in the YAML layer (`src/yaml`, the lead's) that are not fixed yet:
-/// each is written up with a minimal reproducer in `/work/coord/NOTES-sandbox.md`, and its
-/// inputs live in `fuzz/regressions/<target>/yaml-*`, run by the ignored test
-/// `yaml_layer_findings` in `tests/fuzz.rs`. Until a fix lands, inputs of that shape are
+/// Bugs the fuzzers found that are not fixed yet: while one is open, inputs of its shape are
 /// skipped here, so that the fuzzers (and CI's short run) look for new bugs instead of finding
-/// these again. Delete an entry with its fix, and un-ignore the test. Two more are shapes of
-/// the parsed tree rather than of the text: [`has_empty_tagged_key`] and
-/// [`has_collection_key`].
+/// the same one again; its inputs live in `fuzz/regressions/<target>/` and the test
+/// `yaml_layer_findings` in `tests/fuzz.rs` runs them unfiltered. Delete an entry with its fix.
+/// None is open: the YAML-layer findings so far (control characters, a key appended after a
+/// flow mapping's last bare key, `|`/`>` starting a plain scalar in flow context, a tagged
+/// empty key, a collection as a key) are fixed, and their inputs are regression tests.
 /// A known issue: what it is, and whether an input has its shape.
 pub type KnownIssue = (&'static str, fn(&str) -> bool);
 
-pub const KNOWN_ISSUES: &[KnownIssue] = &[
-    (
-        "control characters: saphyr-parser reads C0/C1 controls in plain scalars that go-yaml refuses (\"control characters are not allowed\"), so the output is unreadable for Kubernetes",
-        has_control_character,
-    ),
-    (
-        "splice: a key appended to a flow mapping whose last entry has no value (`{b}`, `{name a}`) is written after the closing brace",
-        has_flow_mapping_ending_in_bare_key,
-    ),
-    (
-        "parser: saphyr-parser reads a plain scalar starting with `>` or `|` in a flow collection (`[|k]`, `{>k: v}`), which go-yaml refuses (\"found character that cannot start any token\"); the emitter then writes it at the start of a block line",
-        has_flow_plain_starting_with_block_indicator,
-    ),
-];
+pub const KNOWN_ISSUES: &[KnownIssue] = &[];
 
 /// The first known issue an input has the shape of, if any.
 pub fn known_issue(text: &str) -> Option<&'static str> {
@@ -84,118 +70,6 @@ pub fn known_issue(text: &str) -> Option<&'static str> {
         .iter()
         .find(|(_, shape)| shape(text))
         .map(|(what, _)| *what)
-}
-
-/// What go-yaml's reader refuses: C0 controls but tab, line feed and carriage return, DEL,
-/// and C1 controls but NEL (which the splitter refuses on its own).
-fn has_control_character(text: &str) -> bool {
-    text.chars().any(|c| {
-        (c < ' ' && !matches!(c, '\t' | '\n' | '\r'))
-            || c == '\u{7f}'
-            || (('\u{80}'..='\u{9f}').contains(&c) && c != '\u{85}')
-    })
-}
-
-/// A `[`, `{` or `,` followed by `>` or `|` (approximate: quotes are not followed).
-fn has_flow_plain_starting_with_block_indicator(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.iter().enumerate().any(|(i, &c)| {
-        matches!(c, b'[' | b'{' | b',')
-            && b[i + 1..]
-                .iter()
-                .find(|&&x| x != b' ' && x != b'\t' && x != b'\n' && x != b'\r')
-                .is_some_and(|&x| x == b'>' || x == b'|')
-    })
-}
-
-/// Whether a flow mapping entry has a value indicator: a `:` followed by a blank or the end,
-/// or right after a closing quote (`"a":b`).
-fn has_value_indicator(entry: &str) -> bool {
-    let b = entry.as_bytes();
-    b.iter().enumerate().any(|(i, &c)| {
-        c == b':'
-            && (b.get(i + 1).is_none_or(|x| x.is_ascii_whitespace())
-                || (i > 0 && matches!(b[i - 1], b'"' | b'\'')))
-    })
-}
-
-/// A `{...}` whose last entry has no value indicator (approximate: quotes are not followed,
-/// so it may skip a little more than the bug needs).
-fn has_flow_mapping_ending_in_bare_key(text: &str) -> bool {
-    let mut stack: Vec<(char, String)> = Vec::new();
-    for c in text.chars() {
-        match c {
-            '{' | '[' => stack.push((c, String::new())),
-            '}' | ']' => {
-                if let Some((open, last)) = stack.pop() {
-                    if open == '{'
-                        && c == '}'
-                        && !last.trim().is_empty()
-                        && !has_value_indicator(&last)
-                    {
-                        return true;
-                    }
-                }
-                if let Some((_, last)) = stack.last_mut() {
-                    last.push('x');
-                }
-            }
-            ',' => {
-                if let Some((_, last)) = stack.last_mut() {
-                    last.clear();
-                }
-            }
-            _ => {
-                if let Some((_, last)) = stack.last_mut() {
-                    last.push(c);
-                }
-            }
-        }
-    }
-    false
-}
-
-/// Whether a tree holds a mapping key with a tag and no text (`!x : b`), which the emitter
-/// writes as `!x null: b` (Kubernetes then reads the key "null" instead of ""): a known
-/// emitter issue.
-fn has_empty_tagged_key(n: &Node) -> bool {
-    if let Some(items) = n.as_seq() {
-        return items.iter().any(has_empty_tagged_key);
-    }
-    if let Some(entries) = n.as_map() {
-        return entries.iter().any(|(k, v)| {
-            (k.tag().is_some() && k.as_scalar().is_some_and(|s| s.value.is_empty()))
-                || has_empty_tagged_key(k)
-                || has_empty_tagged_key(v)
-        });
-    }
-    false
-}
-
-/// Whether a tree holds a mapping key that is a mapping or a sequence (`? - a`), which go-yaml
-/// refuses ("invalid map key") while kubectl-gitops reads it: a known parser issue.
-fn has_collection_key(n: &Node) -> bool {
-    if let Some(items) = n.as_seq() {
-        return items.iter().any(has_collection_key);
-    }
-    if let Some(entries) = n.as_map() {
-        return entries.iter().any(|(k, v)| {
-            k.as_map().is_some()
-                || k.as_seq().is_some()
-                || has_collection_key(k)
-                || has_collection_key(v)
-        });
-    }
-    false
-}
-
-/// Whether the manifests of an input parse into a tree of a known issue's shape.
-fn has_known_tree_issue(manifests: &str) -> bool {
-    parse_stream(manifests, &Limits::default()).is_ok_and(|s| {
-        s.docs
-            .iter()
-            .any(|d| has_collection_key(&d.root) || has_empty_tagged_key(&d.root))
-    })
 }
 
 // -------------------------------------------------------------------------------------------
@@ -216,14 +90,6 @@ pub fn roundtrip_checked(text: &str, skip_known: bool) {
     let Ok(first) = parse_stream(text, &limits) else {
         return;
     };
-    if skip_known
-        && first
-            .docs
-            .iter()
-            .any(|d| has_empty_tagged_key(&d.root) || has_collection_key(&d.root))
-    {
-        return;
-    }
     // A null document (an anchor alone) is no document for any reader: not compared.
     let docs = |s: &kubectl_gitops::yaml::parse::Stream| -> Vec<Node> {
         s.docs
@@ -320,9 +186,6 @@ pub fn render_preview_checked(text: &str, skip_known: bool) {
         return;
     }
     let (gitops, manifests) = split_input(text);
-    if skip_known && has_known_tree_issue(manifests) {
-        return;
-    }
     let Ok(config) = config_of(gitops) else {
         return;
     };
@@ -494,9 +357,6 @@ pub fn one_reading_checked(text: &str, skip_known: bool) {
         return;
     }
     let (gitops, manifests) = split_input(text);
-    if skip_known && has_known_tree_issue(manifests) {
-        return;
-    }
     let Ok(config) = config_of(gitops) else {
         return;
     };

@@ -625,6 +625,14 @@ impl<'a> Builder<'a, '_> {
                     if merge && !valid_merge(&node) {
                         return Err(ParseError::BadMerge { pos: node.pos });
                     }
+                    // sigs.k8s.io/yaml turns every key into a JSON object key, and refuses the
+                    // document when it cannot (a collection, a null, a number beyond int64).
+                    if !merge && key_text(&k).is_none() {
+                        return Err(ParseError::Syntax {
+                            pos: k.pos,
+                            msg: "this mapping key cannot be a JSON object key, so Kubernetes' reader refuses the document (use a string key)".into(),
+                        });
+                    }
                     let Value::Map(entries) = &mut map.value else {
                         return Ok(());
                     };
