@@ -295,6 +295,28 @@ const CASES: &[Case] = &[
         preview: Same,
     },
     Case {
+        // go-yaml (YAML 1.1) reads `?kind` in a flow mapping as an explicit key `kind`, a
+        // second one that wins; saphyr-parser (YAML 1.2) reads the key `?kind`.
+        name: "question-mark-key-in-a-flow-mapping",
+        files: &[(
+            "rb.yaml",
+            "{apiVersion: rbac.authorization.k8s.io/v1, kind: RoleBinding, metadata: {name: a}, ?kind: ClusterRoleBinding, roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}, subjects: [{kind: Group, name: system:authenticated}]}\n",
+        )],
+        pass: Refused("key indicator"),
+        preview: Refused("key indicator"),
+    },
+    Case {
+        // An empty value in a flow mapping sits at its key's `:`: a preview replacing it
+        // must write after the `:`.
+        name: "empty-metadata-in-a-flow-mapping",
+        files: &[(
+            "cm.yaml",
+            "{apiVersion: v1, kind: ConfigMap, metadata: {name: f}, metadata: , data: {k: v}}\n",
+        )],
+        pass: Same,
+        preview: Same,
+    },
+    Case {
         name: "merge-list-and-crlf",
         files: &[(
             "cm.yaml",

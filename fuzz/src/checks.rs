@@ -454,9 +454,14 @@ pub mod k8s {
         }
         let mut out = Vec::new();
         for piece in split(text)? {
+            // A piece that reads as null (empty, a comment, `null`, `~`) is no object: kubectl's
+            // StreamVisitor and Argo CD's SplitYAML both skip it.
             let Some(v) = read_piece(piece)? else {
                 continue;
             };
+            if matches!(v, V::Null) {
+                continue;
+            }
             let V::Map(entries) = &v else {
                 return Err(ReadError::Refused(
                     "a document is not a mapping (Argo CD: Object 'Kind' is missing)".into(),

@@ -170,7 +170,18 @@ pub(crate) fn inline_scalar(s: &Scalar, tag: Option<&str>, ctx: Ctx) -> String {
                     super::resolve::resolve_plain_11(&s.value),
                     super::resolve::Plain::Str
                 );
+            // Text starting with `---` or `...` could land at the start of a line (a key at
+            // the root): apimachinery's splitter would cut the stream there, so it is quoted
+            // wherever it appears.
+            let marker = s.value.starts_with("---") || s.value.starts_with("...");
+            // `-`, `?` or `:` followed by a blank (or alone) starts an entry, not a scalar.
+            let indicator = matches!(
+                s.value.as_bytes(),
+                [b'-' | b'?' | b':'] | [b'-' | b'?' | b':', b' ' | b'\t', ..]
+            );
             let ok = !string
+                && !marker
+                && !indicator
                 && !s.value.contains('\n')
                 && is_printable(&s.value)
                 && (!flow || flow_plain_ok(&s.value));
@@ -196,9 +207,11 @@ pub(crate) fn inline_scalar(s: &Scalar, tag: Option<&str>, ctx: Ctx) -> String {
     }
 }
 
-/// Plain text that a flow context reads the same: no flow indicators, no `: ` or ` #`.
+/// Plain text that a flow context reads the same: no flow indicators, no `: ` or ` #`, and
+/// nothing a YAML 1.1 reader takes for an indicator there (`?` anywhere, a leading `:`).
 fn flow_plain_ok(s: &str) -> bool {
-    !s.contains([',', '[', ']', '{', '}'])
+    !s.contains([',', '[', ']', '{', '}', '?'])
+        && !s.starts_with(':')
         && !s.contains(": ")
         && !s.contains(" #")
         && !s.ends_with(':')
@@ -560,6 +573,13 @@ mod tests {
         ("!x : b\n", "!x \"\": b\n"),
         ("\"on\": 'yes'\n", "\"on\": 'yes'\n"),
         ("k: \"\\x07 \\u0085 \\u2028\"\n", "k: \"\\a \\N \\L\"\n"),
+        // Indented in the input, a key like a document marker lands at column 0 when written
+        // anew: quoted, or every Kubernetes reader would split the stream there.
+        ("  ---   name: http\n", "\"---   name\": http\n"),
+        ("k: [--- x, ...y]\n", "k:\n- \"--- x\"\n- \"...y\"\n"),
+        // Indicators a block context reads as the start of an entry.
+        ("k: \"?\"\n", "k: \"?\"\n"),
+        ("k: x?\n", "k: x?\n"),
     ];
 
     #[test]
@@ -583,6 +603,11 @@ mod tests {
         let mut out = String::new();
         flow(&mut out, &n, false);
         assert_eq!(out, "{a: \"x,y\", b: 1, c: [p, 'q'], d: \"l\\n\", e: null}");
+        // Plain in a block, these need quotes in a flow collection for a YAML 1.1 reader.
+        let indicators = crate::yaml::test_doc("a: x?y\nb: :x\nc: x:y\n");
+        let mut out = String::new();
+        flow(&mut out, &indicators, false);
+        assert_eq!(out, "{a: \"x?y\", b: \":x\", c: x:y}");
         let mut out = String::new();
         flow(&mut out, &n, true);
         assert_eq!(

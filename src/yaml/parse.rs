@@ -233,6 +233,7 @@ fn parse_piece(
         anchors: HashMap::new(),
         open_anchors: Vec::new(),
         spent: out.spent,
+        flow: Vec::new(),
         root: None,
         docs: 0,
         warnings: Vec::new(),
@@ -309,6 +310,8 @@ struct Builder<'a, 'l> {
     /// Anchors whose node is still being built.
     open_anchors: Vec<usize>,
     spent: Budget,
+    /// For each open collection, whether it is a flow one (`[..]`, `{..}`).
+    flow: Vec<bool>,
     root: Option<Node>,
     docs: usize,
     warnings: Vec<ParseWarning>,
@@ -443,8 +446,18 @@ impl<'a> Builder<'a, '_> {
                         }
                         // The null a key without a value means: saphyr-parser gives it the
                         // extent of the character after it (`}` in `{a, b}`); it has none.
+                        // When it has a tag or an anchor, its span starts at them and must
+                        // end after them: an edit appending after the value would otherwise
+                        // land between `!tag` and the next `,` or `}`.
+                        None if tag.is_some() || anchor != 0 => {
+                            let start = span.start as usize - self.base;
+                            span.end = (self.base + properties_end(self.src, start)) as u32;
+                        }
                         None => span.end = span.start,
                         _ => {}
+                    }
+                    if self.flow.last() == Some(&true) {
+                        flow_plain_check(&value, pos)?;
                     }
                 }
                 let mut node = Node {
@@ -519,6 +532,13 @@ impl<'a> Builder<'a, '_> {
                     self.open_anchors.push(anchor);
                 }
                 let created_at = self.spent.nodes;
+                self.flow.push(matches!(
+                    super::splice::first_content_byte(
+                        self.src,
+                        node.span.start as usize - self.base
+                    ),
+                    Some(b'{' | b'[')
+                ));
                 self.stack.push(if is_map {
                     Frame::Map {
                         node,
@@ -538,6 +558,7 @@ impl<'a> Builder<'a, '_> {
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => {
+                self.flow.pop();
                 let end = self.span(&pspan);
                 let (mut node, anchor, created_at, height) = match self.stack.pop() {
                     Some(Frame::Seq {
@@ -760,6 +781,57 @@ fn content_end(node: &Node, src: &str, base: usize, end_event: Span) -> u32 {
     }
 }
 
+/// Refuses a plain scalar inside a flow collection that Kubernetes' reader would not read as
+/// saphyr-parser does. go-yaml v2 scans YAML 1.1: in a flow collection `?` is a key indicator
+/// wherever it appears and ends a plain scalar, and a `:` that starts a token is a value
+/// indicator. saphyr-parser (YAML 1.2) reads `{?kind: X}` as the key `?kind` and `[:x]` as
+/// the string `:x`; go-yaml reads the first as `kind: X` (a second `kind`, which wins) and
+/// refuses the second. Refusing both keeps one reading.
+fn flow_plain_check(value: &str, pos: Pos) -> Result<(), ParseError> {
+    let msg = if value.contains('?') {
+        "a plain scalar in a flow collection ({..} or [..]) cannot hold `?`: Kubernetes' reader (YAML 1.1) takes it for a key indicator (quote the text)"
+    } else if value.starts_with(':') {
+        "a plain scalar in a flow collection ({..} or [..]) cannot start with `:`: Kubernetes' reader (YAML 1.1) takes it for a value indicator (quote the text)"
+    } else {
+        return Ok(());
+    };
+    Err(ParseError::Syntax {
+        pos,
+        msg: msg.into(),
+    })
+}
+
+/// The end of the node properties (`&anchor`, `!tag`, `!<verbatim>`, in any order, separated
+/// by spaces) that start at `start` in `src`. Anchors and shorthand tags end at a blank or a
+/// flow indicator (neither may contain one); a verbatim tag ends at its `>`.
+fn properties_end(src: &str, start: usize) -> usize {
+    let b = src.as_bytes();
+    let mut i = start;
+    let mut end = start;
+    while matches!(b.get(i), Some(b'&' | b'!')) {
+        if b[i..].starts_with(b"!<") {
+            match src[i..].find('>') {
+                Some(close) => i += close + 1,
+                None => break,
+            }
+        } else {
+            while i < b.len()
+                && !matches!(
+                    b[i],
+                    b' ' | b'\t' | b'\n' | b'\r' | b',' | b'[' | b']' | b'{' | b'}'
+                )
+            {
+                i += 1;
+            }
+        }
+        end = i;
+        while matches!(b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+    }
+    end
+}
+
 fn is_empty_document(node: &Node) -> bool {
     matches!(&node.value, Value::Scalar(s) if node.extra.is_none() && s.style == Style::Plain
         && matches!(s.value.as_str(), "" | "~" | "null" | "Null" | "NULL"))
@@ -834,6 +906,17 @@ mod tests {
         assert_eq!(text(&["h"]), "\"é\"");
         assert_eq!(text(&["i"]), "'it''s'");
         assert_eq!(text(&["j"]), "\"a\\\"b\"");
+        // Empty values: a bare key's null has no extent; tagged or anchored, it ends after
+        // its properties (an edit appends after them).
+        let src = "a:\nb: !t\nc: {d: !x, e: &y !<tag:z> , f: &w}\ng: [!v]\n";
+        let n = root(src);
+        let text =
+            |path: &[&str]| src[n.path(path).expect("a node at the path").span.range()].to_string();
+        assert_eq!(text(&["a"]), "");
+        assert_eq!(text(&["b"]), "!t");
+        assert_eq!(text(&["c", "d"]), "!x");
+        assert_eq!(text(&["c", "e"]), "&y !<tag:z>");
+        assert_eq!(text(&["c", "f"]), "&w");
     }
 
     #[test]

@@ -619,6 +619,18 @@ impl Splicer<'_> {
         let mut text = String::new();
         if at.flow {
             emit::flow(&mut text, n, at.json);
+            // An empty value has no text of its own: it sits at its key's `:` (`{a: , b: c}`)
+            // or, for a bare key (`{a, b}`), at what follows the key. The new text goes after
+            // the `:`, or after the key with a `:` of its own.
+            if let (true, Some(key_end)) = (start == end, at.key_end) {
+                let colon = colon_end(self.src, key_end);
+                if colon > key_end {
+                    self.push(colon, colon, format!(" {text}"));
+                } else {
+                    self.push(key_end, key_end, format!(": {text}"));
+                }
+                return;
+            }
             self.push(start, end, text);
             return;
         }
