@@ -56,16 +56,20 @@ fn main() {
         .zip(Path::new(&manifest_dir).canonicalize().ok())
         .is_some_and(|(top, dir)| top == dir);
     if in_own_checkout {
-        // Rebuild when HEAD moves: HEAD itself, the branch it points at, packed refs.
+        // Rebuild when HEAD moves: HEAD itself, the branch it points at, packed refs. Only
+        // files that exist are named: cargo takes a missing one as changed on every build, so
+        // a checkout without packed-refs (a fresh `git init`, most worktrees) would rebuild
+        // the whole crate each time. When a loose ref is packed later, its file goes missing,
+        // this script runs once more and names packed-refs instead.
+        let mut watched = Vec::new();
         for rel in ["HEAD", "packed-refs"] {
-            if let Some(p) = git(&["rev-parse", "--git-path", rel]) {
-                println!("cargo:rerun-if-changed={p}");
-            }
+            watched.extend(git(&["rev-parse", "--git-path", rel]));
         }
         if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-            if let Some(p) = git(&["rev-parse", "--git-path", &branch]) {
-                println!("cargo:rerun-if-changed={p}");
-            }
+            watched.extend(git(&["rev-parse", "--git-path", &branch]));
+        }
+        for p in watched.iter().filter(|p| Path::new(p).is_file()) {
+            println!("cargo:rerun-if-changed={p}");
         }
     }
     let from_env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
