@@ -433,6 +433,100 @@ fn render_without_identity_passes_objects_through() {
     );
 }
 
+/// DESIGN.md §4.3: the rename map is the app's. Rendering one directory of the app (one
+/// Application per directory) reads its siblings for names only: the Deployment follows the
+/// claim's renamed Secret, only the rendered directory's objects are printed, the first
+/// directory with manifests owns the preview Namespace, and a sibling file that is not a
+/// manifest is skipped with a warning (while the same file in the rendered path is an error).
+#[test]
+fn one_directory_of_an_app_renders_with_the_apps_names() {
+    let repo = Repo::new();
+    repo.write(
+        "shop/gitops.yaml",
+        "
+        app: shop
+        environments:
+          dev: {namespace: shop-dev}
+        ",
+    );
+    repo.write(
+        "shop/infrastructure/claim.yaml",
+        "
+        apiVersion: cache.example.org/v1alpha1
+        kind: RedisInstance
+        metadata:
+          name: cache
+        spec:
+          compositionSelector: {matchLabels: {tier: small}}
+          writeConnectionSecretToRef:
+            name: redis-connection
+        ",
+    );
+    repo.write(
+        "shop/kubernetes/deployment.yaml",
+        "
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: web
+        spec:
+          selector: {matchLabels: {app: web}}
+          template:
+            metadata: {labels: {app: web}}
+            spec:
+              containers:
+              - name: web
+                image: nginx
+                envFrom:
+                - secretRef: {name: redis-connection}
+        ",
+    );
+    repo.write("shop/ci/pipeline.yaml", "steps:\n- run: make test\n");
+    let skipped = "shop/ci/pipeline.yaml:1:1: this document has no apiVersion and kind";
+
+    let web = repo.render(&["shop/kubernetes", "--pr", "9"]);
+    assert_eq!(web.code, Some(0), "{web}");
+    assert_eq!(
+        web.kinds(),
+        ["Deployment"],
+        "only the rendered directory{web}"
+    );
+    assert!(
+        web.stdout
+            .contains("- secretRef: {name: redis-connection-pr-9}"),
+        "the Deployment reads the Secret the other directory's claim writes{web}"
+    );
+    assert!(web.stdout.contains("name: web-pr-9\n"), "{web}");
+    assert!(
+        web.stderr
+            .lines()
+            .any(|l| l.contains(skipped) && l.ends_with("(outside the rendered path: skipped)")),
+        "a sibling that is not a manifest is a warning{web}"
+    );
+
+    let infra = repo.render(&["shop/infrastructure", "--pr", "9"]);
+    assert_eq!(infra.code, Some(0), "{infra}");
+    assert_eq!(
+        infra.kinds(),
+        ["Namespace", "RedisInstance"],
+        "the first directory with manifests emits the preview Namespace{infra}"
+    );
+    assert!(
+        infra.stdout.contains("name: redis-connection-pr-9\n"),
+        "{infra}"
+    );
+
+    // An environment render renames nothing, and reads the siblings the same way.
+    let dev = repo.render(&["shop/kubernetes", "--env", "dev"]);
+    assert_eq!(dev.code, Some(0), "{dev}");
+    assert!(dev.stdout.contains("{name: redis-connection}"), "{dev}");
+    assert!(dev.stderr.contains(skipped), "{dev}");
+
+    // In the rendered path the same file is an error, not a warning.
+    let ci = repo.render(&["shop/ci", "--pr", "9"]);
+    ci.assert_error_like(skipped, &["exclude:"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bad input: located errors
 // ---------------------------------------------------------------------------------------------
