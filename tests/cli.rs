@@ -1406,6 +1406,122 @@ fn json_output_of_a_preview_parses_and_carries_string_labels() {
     }
 }
 
+/// `check -o text|json|sarif|github` and `--color` through the real binary (issue 11 item 4;
+/// the formatters have unit tests in src/check/report.rs and src/color.rs): every format
+/// carries the same finding at the same location, findings go to stdout, exit 1 stays exit 1,
+/// and colour is only ever written when asked for or on a terminal.
+#[test]
+fn check_findings_in_every_output_format() {
+    let repo = Repo::new();
+    repo.write(
+        "app/web.yaml",
+        "
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: web
+        spec:
+          selector: {matchLabels: {app: web}}
+          template:
+            metadata: {labels: {app: web}}
+            spec:
+              containers:
+              - name: web
+                image: nginx
+                envFrom:
+                - secretRef: {name: missing}
+        ",
+    );
+    let check = |args: &[&str]| {
+        let mut all = vec!["check", "app", "--pr", "7"];
+        all.extend_from_slice(args);
+        repo.run(&all)
+    };
+    let text = check(&[]);
+    assert_eq!(text.code, Some(1), "{text}");
+    assert!(
+        text.stdout
+            .starts_with("app/web.yaml:14:29: KG004 Deployment/web: "),
+        "{text}"
+    );
+    assert!(
+        !text.stdout.contains('\u{1b}'),
+        "no colour into a pipe{text}"
+    );
+    let n = text.stdout.lines().count();
+    assert!(n >= 1, "{text}");
+
+    let github = check(&["-o", "github"]);
+    assert_eq!(github.code, Some(1), "{github}");
+    assert_eq!(github.stdout.lines().count(), n, "{github}");
+    assert!(
+        github.stdout.lines().all(|l| l.starts_with(
+            "::error file=app/web.yaml,line=14,col=29,title=KG004 dangling-reference::"
+        )),
+        "{github}"
+    );
+
+    let json = check(&["-o", "json"]);
+    assert_eq!(json.code, Some(1), "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), n, "{json}");
+    assert_eq!(findings[0]["code"], "KG004");
+    assert_eq!(findings[0]["rule"], "dangling-reference");
+    assert_eq!(findings[0]["file"], "app/web.yaml");
+    assert_eq!(findings[0]["line"], 14);
+    assert_eq!(findings[0]["column"], 29);
+
+    let sarif = check(&["-o", "sarif"]);
+    assert_eq!(sarif.code, Some(1), "{sarif}");
+    let v: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), n, "{sarif}");
+    assert_eq!(results[0]["ruleId"], "KG004");
+    let loc = &results[0]["locations"][0]["physicalLocation"];
+    assert_eq!(loc["artifactLocation"]["uri"], "app/web.yaml");
+    assert_eq!(loc["region"]["startLine"], 14);
+
+    // --color always paints, and painting changes nothing but the escape sequences.
+    let painted = check(&["--color", "always"]);
+    assert_eq!(painted.code, Some(1), "{painted}");
+    assert!(painted.stdout.contains("\u{1b}["), "{painted}");
+    let mut plain = String::new();
+    let mut chars = painted.stdout.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    assert_eq!(plain, text.stdout, "{painted}");
+    // A clean check is exit 0 in every format: nothing in text and annotations, an empty
+    // list in JSON and SARIF.
+    repo.write("ok/cm.yaml", &configmap("settings"));
+    for (format, findings) in [
+        ("text", None),
+        ("github", None),
+        ("json", Some("/findings")),
+        ("sarif", Some("/runs/0/results")),
+    ] {
+        let clean = repo.run(&["check", "ok", "--pr", "7", "-o", format]);
+        assert_eq!(clean.code, Some(0), "{format}{clean}");
+        match findings {
+            None => assert_eq!(clean.stdout, "", "{format}{clean}"),
+            Some(pointer) => {
+                let v: serde_json::Value = serde_json::from_str(&clean.stdout).unwrap();
+                assert_eq!(v.pointer(pointer), Some(&serde_json::json!([])), "{clean}");
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // --out-dir
 // ---------------------------------------------------------------------------------------------
