@@ -382,6 +382,39 @@ fn namespace_references_follow_a_preview_or_are_refused() {
 }
 
 #[test]
+fn an_application_sets_template_is_sandboxed_like_an_application() {
+    // The template and a nested generator's own template are the Applications it creates.
+    let set = |ns: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {{name: set}}\nspec:\n  generators:\n  - matrix:\n      generators:\n      - list:\n          elements: [{{x: b}}]\n          template:\n            metadata: {{}}\n            spec: {{project: default, destination: {{namespace: shop-dev}}}}\n  template:\n    metadata: {{name: '{{{{x}}}}'}}\n    spec:\n      project: default\n      destination: {{server: https://kubernetes.default.svc, namespace: {ns}}}\n      source: {{repoURL: https://example.com/repo.git, path: a}}\n"
+        )
+    };
+    let objs = objects(&repo(ENVS, &set("shop-dev")), &["--pr", "7"]);
+    let s = find(&objs, "ApplicationSet", "set-pr-7");
+    assert_eq!(
+        s["spec"]["template"]["spec"]["destination"]["namespace"],
+        "shop-pr-7"
+    );
+    assert_eq!(
+        s["spec"]["generators"][0]["matrix"]["generators"][0]["list"]["template"]["spec"]["destination"]["namespace"],
+        "shop-pr-7"
+    );
+    // Production's namespace, or one only known once Argo CD expands the template: refused.
+    render(&repo(ENVS, &set("shop")), &["--pr", "7"]).refused(&[
+        "app/m.yaml:17:72: ApplicationSet/set: spec.template.spec.destination.namespace names the namespace \"shop\", outside the preview's namespace shop-pr-7",
+    ]);
+    render(&repo(ENVS, &set("'{{.namespace}}'")), &["--pr", "7"]).refused(&[
+        "spec.template.spec.destination.namespace is the template \"{{.namespace}}\", a namespace only known once Argo CD expands it",
+    ]);
+    // An environment render keeps what the file says, and says when it is another
+    // environment's namespace (the generator's template names dev's).
+    let out = render(&repo(ENVS, &set("shop")), &["--env", "prod"]);
+    out.ok(&["app/m.yaml:12:63: warning: ApplicationSet/set: spec.generators.**.template.spec.destination.namespace names \"shop-dev\", the namespace of environment dev"])
+        .out_has("namespace: shop}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.context());
+}
+
+#[test]
 fn a_shared_definition_may_not_refer_to_a_preview_object() {
     let webhook = "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata: {name: shop-validator}\nwebhooks:\n- name: validate.shop.example.com\n  clientConfig:\n    service: {name: validator, namespace: shop-dev, path: /validate}\n  admissionReviewVersions: [v1]\n  sideEffects: None\n---\napiVersion: v1\nkind: Service\nmetadata: {name: validator}\nspec: {ports: [{port: 443}]}\n";
     let g = gitops("").replace(

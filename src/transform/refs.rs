@@ -679,6 +679,14 @@ impl Rewriter<'_> {
         if ours {
             return Ok((ns != target).then(|| Edit::Scalar(target.to_string())));
         }
+        if self.preview && ns.contains("{{") {
+            // An ApplicationSet's template: the namespace is only known when Argo CD
+            // generates the Application, too late for the sandbox.
+            return Err(format!(
+                "{}: {} is the template {ns:?}, a namespace only known once Argo CD expands it: a preview may only deploy into its own namespace {target} (name the environment's namespace there, or leave the field out)",
+                referrer.label, field.path
+            ));
+        }
         if self.preview {
             return Err(format!(
                 "{}: {} names the namespace {ns:?}, outside the preview's namespace {target}: a preview may only deploy into its own namespace (name the environment's namespace there, or leave the field out)",
