@@ -396,7 +396,8 @@ fn an_application_sets_template_is_sandboxed_like_an_application() {
         "shop-pr-7"
     );
     assert_eq!(
-        s["spec"]["generators"][0]["matrix"]["generators"][0]["list"]["template"]["spec"]["destination"]["namespace"],
+        s["spec"]["generators"][0]["matrix"]["generators"][0]["list"]["template"]["spec"]["destination"]
+            ["namespace"],
         "shop-pr-7"
     );
     // Production's namespace, or one only known once Argo CD expands the template: refused.
@@ -499,6 +500,15 @@ fn old_names_left_where_references_sit_are_warned_about() {
         "references: [{kind: Widget, group: example.com, path: spec.upstreamRef.name, target: Service}]",
         "app/m.yaml:12:17: warning: Widget/w: spec.upstreamHost is \"web.shop-dev.svc.cluster.local\"",
         "target: Service, format: dns}]",
+    ]);
+    assert_eq!(out.stderr.lines().count(), 2, "{}", out.context());
+    // Keys that are the kind they name, as Helm values write them; label values are not.
+    let helm = "apiVersion: v1\nkind: Secret\nmetadata: {name: app-secret}\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: cache}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: app}\nspec:\n  interval: 5m\n  chart: {spec: {chart: app, sourceRef: {kind: HelmRepository, name: charts, namespace: flux-system}}}\n  values:\n    secret: {existingSecret: app-secret}\n    persistence: {cache: {existingClaim: cache}}\n    podLabels: {secret: app-secret}\n";
+    let out = render(&repo(ENVS, helm), &["--pr", "7"]);
+    out.ok(&[
+        "app/m.yaml:17:30: warning: HelmRelease/app: spec.values.secret.existingSecret is \"app-secret\", the old name of Secret/app-secret",
+        "path: spec.values.secret.existingSecret, target: Secret}]",
+        "app/m.yaml:18:42: warning: HelmRelease/app: spec.values.persistence.cache.existingClaim is \"cache\", the old name of PersistentVolumeClaim/cache",
     ]);
     assert_eq!(out.stderr.lines().count(), 2, "{}", out.context());
     // Environment renders rename nothing: nothing to warn about.

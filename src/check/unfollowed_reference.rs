@@ -3,7 +3,9 @@
 //! ## What it finds
 //! In a preview, a value that still equals the old name of an object the preview renames,
 //! where a reference usually sits: a key ending in `Ref`, `Refs` or `Name`, `name` under such
-//! a key, `gateways`, `dependsOn`, or a host key holding a renamed Service's DNS name
+//! a key, `gateways`, `dependsOn`, a key that is the kind it names (`existingSecret`,
+//! `existingClaim`, `secret`, `configMap`, `service.name`: Helm values), or a host key
+//! holding a renamed Service's DNS name
 //! (DESIGN.md §4.5, "right or loud"). Fields the packs or gitops.yaml `references:` cover are
 //! decided there and never reported.
 //!

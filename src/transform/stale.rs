@@ -5,8 +5,10 @@
 //!
 //! Where a reference usually sits: a key ending in `Ref`/`Refs` holding a name, `name` under
 //! such a key (or under `*Reference(s)`), a key ending in `Name` (`secretName`,
-//! `serviceName`), `gateways`, `dependsOn`; and, for renamed Services, host keys (`host`,
-//! `hosts`, `*Host`) holding the Service's DNS name. A key that names its kind
+//! `serviceName`), `gateways`, `dependsOn`; a key that is the kind it names, as Helm values
+//! and many operators write them (`secret: creds`, `existingSecret: creds`,
+//! `service: {name: web}`), outside label maps and selectors; and, for renamed Services, host
+//! keys (`host`, `hosts`, `*Host`) holding the Service's DNS name. A key that names its kind
 //! (`secretName`, `configMapRef`) only matches objects of that kind. Values a pack or
 //! `references:` entry covers were decided there (rewritten, or deliberately left alone,
 //! such as a reference into another namespace) and are not looked at again; nor are
@@ -153,6 +155,27 @@ fn hinted_kind(key: &str) -> Option<&'static str> {
     }
 }
 
+/// A key that is the kind it names (`secret`, `configMap`, `existingSecret`,
+/// `existingClaim`): only objects of that kind match it ([`hinted_kind`]).
+fn is_kind_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    let k = k.strip_prefix("existing").unwrap_or(&k);
+    matches!(
+        k,
+        "secret" | "service" | "configmap" | "serviceaccount" | "claim" | "persistentvolumeclaim"
+    )
+}
+
+/// Whether a key holds label or annotation keys, or selector terms (`labels`, `podLabels`,
+/// `matchLabels`, `podAnnotations`, `nodeSelector`): `service: web` there is a label, not a
+/// reference.
+fn is_label_map(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["labels", "annotations", "selector"]
+        .iter()
+        .any(|s| k.ends_with(s))
+}
+
 fn is_ref_key(key: &str) -> bool {
     ["Ref", "Refs", "Reference", "References"]
         .iter()
@@ -179,6 +202,13 @@ fn position(keys: &[String]) -> Option<Position<'_>> {
         return Some(Position::Name(key));
     }
     if key == "name" && (is_ref_key(parent) || parent == "dependsOn") {
+        return Some(Position::Name(parent));
+    }
+    let in_labels = || parents.iter().any(|p| is_label_map(p));
+    if is_kind_key(key) && !in_labels() {
+        return Some(Position::Name(key));
+    }
+    if key == "name" && is_kind_key(parent) && !in_labels() {
         return Some(Position::Name(parent));
     }
     if matches!(key.as_str(), "host" | "hosts" | "hostname" | "hostnames")
@@ -330,6 +360,15 @@ mod tests {
             ("spec.host", false, true),
             ("spec.upstreamHost", false, true),
             ("spec.labels.app", false, false),
+            ("spec.secret", true, false),
+            ("spec.values.existingSecret", true, false),
+            ("spec.upstream.service.name", true, false),
+            ("spec.volumes.configMap.name", true, false),
+            ("spec.groups.rules.labels.service", false, false),
+            ("spec.selector.matchLabels.service", false, false),
+            ("spec.values.podLabels.secret", false, false),
+            ("spec.values.podAnnotations.configMap", false, false),
+            ("spec.secrets", false, false),
         ] {
             let k = keys(path);
             let p = position(&k);
@@ -346,5 +385,7 @@ mod tests {
         assert_eq!(hinted_kind("serviceAccountName"), Some("ServiceAccount"));
         assert_eq!(hinted_kind("serviceName"), Some("Service"));
         assert_eq!(hinted_kind("backendRef"), None);
+        assert_eq!(hinted_kind("existingClaim"), Some("PersistentVolumeClaim"));
+        assert_eq!(hinted_kind("configMap"), Some("ConfigMap"));
     }
 }
