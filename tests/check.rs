@@ -76,6 +76,8 @@ const CASES: &[&str] = &[
     "KG003-connection-secret-other-namespace/pattern-2",
     "KG003-connection-secret-other-namespace/pattern-2-fixed",
     "KG004-dangling-reference/app-wide-view",
+    "KG004-dangling-reference/gateway-shim",
+    "KG004-dangling-reference/gateway-tls",
     "KG004-dangling-reference/ingress-shim",
     "KG004-dangling-reference/ingress-tls",
     "KG004-dangling-reference/ingress-tls-annotated",
@@ -610,6 +612,18 @@ fn kg004_ingress_tls_secret_missing() {
 fn kg004_secrets_that_something_in_the_input_creates() {
     // cert-manager's ingress-shim creates the TLS Secret of an annotated Ingress.
     case("KG004-dangling-reference/ingress-shim").clean();
+    // gateway-shim does the same for a Gateway listener's certificateRefs.
+    case("KG004-dangling-reference/gateway-shim").clean();
+    // Without the annotation, nothing creates it.
+    case("KG004-dangling-reference/gateway-tls")
+        .exit(1)
+        .only(&["KG004"])
+        .count("KG004", 1)
+        .has(
+            "KG004",
+            "gateway-tls/gateway.yaml:17:15",
+            "Gateway/storefront: spec.listeners.tls.certificateRefs refers to Secret \"storefront-tls\"",
+        );
     // A Job whose ServiceAccount a Role of the input lets create the Secret.
     case("KG004-dangling-reference/job-creates-secret").clean();
     // The same Job may only read Secrets: nothing creates it.
