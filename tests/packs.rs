@@ -516,3 +516,14 @@ fn old_names_left_where_references_sit_are_warned_about() {
         .ok(&[])
         .err_lacks("warning");
 }
+
+#[test]
+fn an_empty_name_is_not_suffixed() {
+    // `metadata: {name}` is a name with no value: Kubernetes reads no name, so a preview
+    // writing "-pr-7" there would invent one (found by fuzzing one_reading).
+    let docs = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: \"\", generateName: job-}\nspec: {containers: [{name: c, image: x}]}\n";
+    render(&repo(ENVS, docs), &["--pr", "7"])
+        .ok(&["app/m.yaml:3:16: warning: ConfigMap/: metadata.name is empty: Kubernetes will refuse this object"])
+        .out_lacks("\"-pr-7\"")
+        .out_has("generateName: job-pr-7-");
+}

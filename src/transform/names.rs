@@ -135,6 +135,19 @@ pub fn plan(objects: &[Object], plan: &Plan, ctx: &Ctx, warnings: &mut Vec<Warni
             .as_deref()
             .filter(|_| !default_sa && is_renamed(plan, i, ctx.config.preview.rename));
         match (&o.name, &o.generate_name, renamed) {
+            // `name:` with no value (`metadata: {name}`): there is nothing to suffix, and a
+            // suffix alone ("-pr-7") would be a name nobody wrote. Kubernetes refuses the
+            // object as it is; say so and leave it.
+            (Some(name), None, _) if name.is_empty() => {
+                warnings.push(Warning::at(
+                    o.loc_of(&["metadata", "name"]),
+                    format!(
+                        "{}: metadata.name is empty: Kubernetes will refuse this object",
+                        o.label()
+                    ),
+                ));
+            }
+            (Some(name), _, _) if name.is_empty() => {}
             (Some(name), _, Some(sfx)) => {
                 let new = naming::fit(name, sfx, rule.max());
                 if !rule.allows(&new) {
@@ -235,8 +248,9 @@ pub fn apply(objects: &mut [Object], map: &RenameMap, plan: &Plan, ctx: &Ctx) {
             if let Some(meta) = o.node.get_mut("metadata") {
                 meta.set_str("name", &new, &[]);
             }
-        } else if o.name.is_none() {
-            // generateName-only objects: `x-` becomes `x-pr-7-`.
+        } else if o.name.as_deref().is_none_or(str::is_empty) {
+            // generateName-only objects (Kubernetes reads an empty name as none): `x-`
+            // becomes `x-pr-7-`.
             let Some(g) = o.generate_name.clone() else {
                 continue;
             };
