@@ -317,6 +317,37 @@ const CASES: &[Case] = &[
         preview: Same,
     },
     Case {
+        // Null and tagged empty values in flow mappings: a preview inserts entries after
+        // them and must not glue a `,` to their `:` or tag (go-yaml reads `a:,` as the key
+        // `a:` and `!!str,` as a tag); a null name is no name to rename.
+        name: "empty-values-in-flow-mappings",
+        files: &[(
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: , eb}\n---\napiVersion: v1\nkind: Secret\nmetadata: {\"name\":, \"eb\": 1}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {a: b, name: !!str , eb}\n---\napiVersion: v1\nkind: Service\nmetadata: {a: b, name: &x }\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: ~, b}\n",
+        )],
+        pass: Same,
+        preview: Same,
+    },
+    Case {
+        // saphyr-parser ends `name:` at the `,` (the key `name`); go-yaml reads the key `name:`.
+        name: "colon-glued-to-a-comma-in-a-flow-mapping",
+        files: &[(
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name:, eb}\n",
+        )],
+        pass: Refused("part of the text"),
+        preview: Refused("part of the text"),
+    },
+    Case {
+        name: "tag-glued-to-a-brace",
+        files: &[(
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: !t}\n",
+        )],
+        pass: Refused("tag must be followed"),
+        preview: Refused("tag must be followed"),
+    },
+    Case {
         name: "merge-list-and-crlf",
         files: &[(
             "cm.yaml",

@@ -108,10 +108,18 @@ impl Object {
         }
         let (group, _) = gvk::split_api_version(&api_version);
         let gk = GroupKind::new(group, &kind);
-        let text = |k: &str| meta.and_then(|m| m.get(k)).and_then(Node::scalar_text);
+        // A null (`name:`, `name: ~`) is no name for Kubernetes, and neither is "": never a
+        // text to rename (it would become "-pr-7").
+        let text = |k: &str| {
+            meta.and_then(|m| m.get(k))
+                .filter(|n| !n.is_null())
+                .and_then(Node::scalar_text)
+                .filter(|t| !t.is_empty())
+        };
         let name = text("name").map(str::to_string);
         let generate_name = text("generateName").map(str::to_string);
         let namespace = text("namespace").map(str::to_string);
+
         Ok(Object {
             node,
             file: Arc::clone(file),

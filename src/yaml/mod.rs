@@ -166,6 +166,9 @@ pub struct Node {
     pub pos: Pos,
     pub span: Span,
     pub edit: Edit,
+    /// A collection written in flow style (`{..}`, `[..]`) in the source. Its span cannot
+    /// tell: `- {a: b}` is a block sequence whose span is its flow mapping's.
+    pub flow: bool,
     pub extra: Option<Box<Extra>>,
 }
 
@@ -185,6 +188,7 @@ impl Node {
             pos: Pos::default(),
             span: Span::NONE,
             edit: Edit::Fresh,
+            flow: false,
             extra: None,
         }
     }

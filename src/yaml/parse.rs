@@ -387,6 +387,8 @@ impl<'a> Builder<'a, '_> {
                 self.anchors.clear();
             }
             Event::Alias(id) => {
+                let at = self.span(&pspan).start as usize - self.base;
+                check_properties(self.src, at, pos)?;
                 if self.open_anchors.contains(&id) {
                     return Err(ParseError::RecursiveAlias { pos });
                 }
@@ -424,6 +426,9 @@ impl<'a> Builder<'a, '_> {
             Event::Scalar(value, style, anchor, tag) => {
                 self.count(1, pos)?;
                 let mut span = self.span(&pspan);
+                if tag.is_some() || anchor != 0 {
+                    check_properties(self.src, span.start as usize - self.base, pos)?;
+                }
                 if matches!(style, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted) {
                     // saphyr-parser's span of a quoted scalar runs on over the blanks and the
                     // comment after it; the scalar ends at its closing quote.
@@ -457,7 +462,8 @@ impl<'a> Builder<'a, '_> {
                         _ => {}
                     }
                     if self.flow.last() == Some(&true) {
-                        flow_plain_check(&value, pos)?;
+                        let after = &self.src.as_bytes()[span.end as usize - self.base..];
+                        flow_plain_check(&value, after, pos)?;
                     }
                 }
                 let mut node = Node {
@@ -474,6 +480,7 @@ impl<'a> Builder<'a, '_> {
                     pos,
                     span,
                     edit: Edit::Source,
+                    flow: false,
                     extra: None,
                 };
                 if tag.is_some() || anchor != 0 {
@@ -519,6 +526,7 @@ impl<'a> Builder<'a, '_> {
                     pos,
                     span: self.span(&pspan),
                     edit: Edit::Source,
+                    flow: false,
                     extra: None,
                 };
                 if tag.is_some() || anchor != 0 {
@@ -531,14 +539,35 @@ impl<'a> Builder<'a, '_> {
                 if anchor != 0 {
                     self.open_anchors.push(anchor);
                 }
+                if tag.is_some() || anchor != 0 {
+                    check_properties(self.src, node.span.start as usize - self.base, pos)?;
+                }
                 let created_at = self.spent.nodes;
-                self.flow.push(matches!(
-                    super::splice::first_content_byte(
-                        self.src,
-                        node.span.start as usize - self.base
-                    ),
+                // A collection is flow when its text starts with a bracket. A block collection
+                // starts where its first item does, so `- {a: b}` gives a block sequence and
+                // a flow mapping that both start at `{`: when a collection starts where its
+                // still empty parent does, the parent is the block one.
+                let start = node.span.start;
+                if let (Some(parent), Some(flag)) = (self.stack.last(), self.flow.last_mut()) {
+                    let (pnode, empty) = match parent {
+                        Frame::Seq { node, .. } => (node, node.as_seq().is_some_and(Vec::is_empty)),
+                        Frame::Map { node, key, .. } => (
+                            node,
+                            key.is_none() && node.as_map().is_some_and(Vec::is_empty),
+                        ),
+                    };
+                    if *flag && empty && pnode.span.start == start {
+                        *flag = false;
+                    }
+                }
+                // Inside a flow collection everything is flow, including the single-pair
+                // mappings of `[a: b]`, which have no bracket of their own.
+                let in_flow = self.flow.last() == Some(&true);
+                let bracket = matches!(
+                    super::splice::first_content_byte(self.src, start as usize - self.base),
                     Some(b'{' | b'[')
-                ));
+                );
+                self.flow.push(in_flow || bracket);
                 self.stack.push(if is_map {
                     Frame::Map {
                         node,
@@ -558,7 +587,7 @@ impl<'a> Builder<'a, '_> {
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                self.flow.pop();
+                let flow = self.flow.pop().unwrap_or(false);
                 let end = self.span(&pspan);
                 let (mut node, anchor, created_at, height) = match self.stack.pop() {
                     Some(Frame::Seq {
@@ -581,7 +610,8 @@ impl<'a> Builder<'a, '_> {
                         });
                     }
                 };
-                node.span.end = content_end(&node, self.src, self.base, end);
+                node.span.end = content_end(&node, flow, end);
+                node.flow = flow;
                 // Children were pushed one by one; a tree holds millions of them, so no
                 // collection keeps room it will never use.
                 match &mut node.value {
@@ -754,12 +784,7 @@ fn valid_merge(v: &Node) -> bool {
 /// The end of a collection's content: for a flow collection, its closing bracket (the end
 /// event's span); for a block one, the end of its last child (the end event comes only at
 /// the next token, after blank lines and comments that belong to what follows).
-fn content_end(node: &Node, src: &str, base: usize, end_event: Span) -> u32 {
-    let start = node.span.start as usize;
-    let flow = matches!(
-        super::splice::first_content_byte(src, start - base),
-        Some(b'{' | b'[')
-    );
+fn content_end(node: &Node, flow: bool, end_event: Span) -> u32 {
     if flow {
         return end_event.end;
     }
@@ -787,8 +812,15 @@ fn content_end(node: &Node, src: &str, base: usize, end_event: Span) -> u32 {
 /// indicator. saphyr-parser (YAML 1.2) reads `{?kind: X}` as the key `?kind` and `[:x]` as
 /// the string `:x`; go-yaml reads the first as `kind: X` (a second `kind`, which wins) and
 /// refuses the second. Refusing both keeps one reading.
-fn flow_plain_check(value: &str, pos: Pos) -> Result<(), ParseError> {
-    let msg = if value.contains('?') {
+///
+/// `after` is the text right after the scalar. saphyr-parser ends a plain scalar at a `:`
+/// followed by a flow indicator (`{name:, x}` is the key `name`); go-yaml ends it only at a
+/// `:` followed by a blank, and reads the key `name:`. Refused as well.
+fn flow_plain_check(value: &str, after: &[u8], pos: Pos) -> Result<(), ParseError> {
+    let msg = if !value.is_empty() && matches!(after, [b':', b',' | b'[' | b']' | b'{' | b'}', ..])
+    {
+        "in a flow collection ({..} or [..]), a `:` right before `,`, `[`, `]`, `{` or `}` is part of the text for Kubernetes' reader (YAML 1.1), not a value indicator (put a space after the `:`)"
+    } else if value.contains('?') {
         "a plain scalar in a flow collection ({..} or [..]) cannot hold `?`: Kubernetes' reader (YAML 1.1) takes it for a key indicator (quote the text)"
     } else if value.starts_with(':') {
         "a plain scalar in a flow collection ({..} or [..]) cannot start with `:`: Kubernetes' reader (YAML 1.1) takes it for a value indicator (quote the text)"
@@ -799,6 +831,80 @@ fn flow_plain_check(value: &str, pos: Pos) -> Result<(), ParseError> {
         pos,
         msg: msg.into(),
     })
+}
+
+/// Refuses node properties and aliases that Kubernetes' reader would delimit differently.
+/// saphyr-parser reads YAML 1.2: an anchor or alias name runs to a blank or a flow indicator,
+/// and so does a tag. go-yaml v2 (libyaml) reads anchor and alias names of letters, digits, `-`
+/// and `_` only (`&a.b` is an error, `&x:` is the anchor `x` and a `:`), and a tag takes every
+/// URI character, flow indicators included, and must end at a blank: `{a: !t}` and `!t,x` are
+/// errors or other tags there. Both are refused here, so what we read is what it reads. `src`
+/// holds the node's text from `start` (its properties, or the `*` of an alias); nothing is
+/// checked when the text there is not a property (a block collection's span may start at its
+/// first entry).
+fn check_properties(src: &str, start: usize, pos: Pos) -> Result<(), ParseError> {
+    let b = src.as_bytes();
+    let delimiter = |c: u8| {
+        matches!(
+            c,
+            b' ' | b'\t' | b'\n' | b'\r' | b',' | b'[' | b']' | b'{' | b'}'
+        )
+    };
+    let refuse = |msg: &str| {
+        Err(ParseError::Syntax {
+            pos,
+            msg: msg.into(),
+        })
+    };
+    let mut i = start;
+    loop {
+        match b.get(i) {
+            Some(b'&' | b'*') => {
+                let name_start = i + 1;
+                i = name_start;
+                while i < b.len() && !delimiter(b[i]) {
+                    i += 1;
+                }
+                let name = &b[name_start..i];
+                if name.is_empty()
+                    || !name
+                        .iter()
+                        .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+                {
+                    return refuse(
+                        "an anchor or alias name may hold only letters, digits, `-` and `_`: Kubernetes' reader (go-yaml) ends the name at any other character",
+                    );
+                }
+                // go-yaml accepts after a name only a blank or one of `?:,]}%@` and a backquote.
+                if matches!(b.get(i), Some(b'[' | b'{')) {
+                    return refuse(
+                        "an anchor or alias name must be followed by a space: Kubernetes' reader refuses the bracket after it",
+                    );
+                }
+            }
+            Some(b'!') => {
+                if b[i..].starts_with(b"!<") {
+                    match src[i..].find('>') {
+                        Some(close) => i += close + 1,
+                        None => return Ok(()),
+                    }
+                } else {
+                    while i < b.len() && !delimiter(b[i]) {
+                        i += 1;
+                    }
+                }
+                if !matches!(b.get(i), None | Some(b' ' | b'\t' | b'\n' | b'\r')) {
+                    return refuse(
+                        "a tag must be followed by a space or a line break: Kubernetes' reader (go-yaml) reads the character after it as part of the tag or refuses it",
+                    );
+                }
+            }
+            _ => return Ok(()),
+        }
+        while matches!(b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+    }
 }
 
 /// The end of the node properties (`&anchor`, `!tag`, `!<verbatim>`, in any order, separated
@@ -908,7 +1014,7 @@ mod tests {
         assert_eq!(text(&["j"]), "\"a\\\"b\"");
         // Empty values: a bare key's null has no extent; tagged or anchored, it ends after
         // its properties (an edit appends after them).
-        let src = "a:\nb: !t\nc: {d: !x, e: &y !<tag:z> , f: &w}\ng: [!v]\n";
+        let src = "a:\nb: !t\nc: {d: !x , e: &y !<tag:z> , f: &w}\ng: [!v ]\n";
         let n = root(src);
         let text =
             |path: &[&str]| src[n.path(path).expect("a node at the path").span.range()].to_string();
@@ -1037,6 +1143,52 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
             Err(ParseError::BadMerge { .. })
         ));
         assert!(parse("<<: [{a: 1}]\n").is_ok());
+    }
+
+    /// Text saphyr-parser (YAML 1.2) and go-yaml v2 (YAML 1.1, what Kubernetes runs) scan
+    /// differently: refused (with the message's key words), or read alike.
+    #[test]
+    fn what_kubernetes_scans_differently_is_refused() {
+        const REFUSED: &[(&str, &str)] = &[
+            // go-yaml: `?kind` in a flow mapping is an explicit key `kind`.
+            ("{kind: A, ?kind: B}\n", "key indicator"),
+            ("{a: x?y}\n", "key indicator"),
+            ("[a, ?b]\n", "key indicator"),
+            ("{a: :x}\n", "value indicator"),
+            // go-yaml: a tag takes `,]}` and must end at a blank.
+            ("{a: !t}\n", "tag must be followed"),
+            ("[!t]\n", "tag must be followed"),
+            ("{a: !!str}\n", "tag must be followed"),
+            // go-yaml: anchor names are letters, digits, `-`, `_`.
+            ("a: &x.y b\n", "anchor or alias name"),
+            ("a: &x:y b\n", "anchor or alias name"),
+            ("[&a{b: c}]\n", "followed by a space"),
+            // go-yaml: `name:` before `,` is one plain scalar, the key `name:`.
+            ("{name:, x}\n", "part of the text"),
+            ("{a: b:}\n", "part of the text"),
+            ("[a:]\n", "part of the text"),
+        ];
+        for (src, want) in REFUSED {
+            match parse(src) {
+                Err(ParseError::Syntax { msg, .. }) if msg.contains(want) => {}
+                other => panic!("{src:?}: want a refusal with {want:?}, got {other:?}"),
+            }
+        }
+        for src in [
+            "{a: !t , b: c}\n",
+            "[!t ]\n",
+            "a: !t\n",
+            "a: &x-1_b !t b\nc: *x-1_b\n",
+            "{a: &x}\n",
+            "a: b?c\n",
+            "a: ?b\n",
+            "{a: x:y}\n",
+            "{a: , b: c}\n",
+            "{\"a\":b}\n",
+            "a: !t {b: c}\n",
+        ] {
+            assert!(parse(src).is_ok(), "{src:?}: {:?}", parse(src).err());
+        }
     }
 
     #[test]

@@ -244,11 +244,7 @@ impl Splicer<'_> {
     }
 
     fn is_flow(&self, n: &Node) -> bool {
-        !n.span.is_none()
-            && matches!(
-                first_content_byte(self.src, n.span.start as usize),
-                Some(b'{' | b'[')
-            )
+        !n.span.is_none() && n.flow
     }
 
     fn map(
@@ -554,7 +550,20 @@ impl Splicer<'_> {
             Some(p) => {
                 let (k, v) = &entries[p];
                 let pos = (v.span.end as usize).max(colon_end(self.src, k.span.end as usize));
-                let text: String = parts.iter().map(|p| format!(", {p}")).collect();
+                let mut text: String = parts.iter().map(|p| format!(", {p}")).collect();
+                // After an empty value (`{a: , b}`, `{a: !!str , b}`), the `,` may not touch
+                // the `:` or the tag: go-yaml would read `a:,` as the key `a:`, and `!!str,`
+                // as a tag.
+                let empty = v
+                    .as_scalar()
+                    .is_some_and(|s| s.value.is_empty() && s.style == Style::Plain)
+                    && (v.tag().is_some() || v.extra.as_ref().is_some_and(|e| e.anchor != 0));
+                if pos > 0
+                    && (empty || self.src.as_bytes()[pos - 1] == b':')
+                    && !matches!(self.src.as_bytes()[pos - 1], b' ' | b'\t' | b'\n')
+                {
+                    text.insert(0, ' ');
+                }
                 self.push(pos, pos, text);
             }
             None => {
@@ -577,13 +586,20 @@ impl Splicer<'_> {
         let (anchor, content) = props(&self.src[start..end]);
         let mut text = String::new();
         let region = self.region(at);
-        let region_start = if start < region && !at.flow {
+        // An empty value in a flow mapping sits at its key's `:` (`{a: , b}`), or after a bare
+        // key (`{a, b}`): like a block value, its new text goes after the `:`, which a bare
+        // key needs written first.
+        let empty_in_flow = at.flow && start == end;
+        let bare_key = empty_in_flow && at.key_end.is_some_and(|k| k == region);
+        let region_start = if bare_key || start < region && (!at.flow || empty_in_flow) {
             region
         } else {
             start
         };
         let region_end = end.max(region_start);
-        if region_start == region && !at.root && needs_space_before(self.src, region_start) {
+        if bare_key {
+            text.push_str(": ");
+        } else if region_start == region && !at.root && needs_space_before(self.src, region_start) {
             text.push(' ');
         }
         if let Some(a) = anchor {
