@@ -13,6 +13,7 @@
 //! - [`cmp`]: the Argo CD plugin's environment (`generate`, `parameters`).
 //! - [`check`]: rules that find what would break, one module per rule.
 //! - [`diff`], [`promote`], [`status`], [`preview`] (over [`git`]): the GitOps workflows.
+//! - [`collections`]: the hash maps every module indexes with (their hasher, per build).
 //! - [`completion`], [`version`], [`color`]: shell completion, build metadata, terminal
 //!   colour.
 //!
@@ -21,6 +22,7 @@
 pub mod check;
 pub mod cli;
 pub mod cmp;
+pub mod collections;
 pub mod color;
 pub mod completion;
 pub mod config;

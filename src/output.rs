@@ -5,7 +5,8 @@
 //! `--out-dir` builds the directory next to its destination and swaps it in at the end, and
 //! refuses to replace a directory it did not make.
 
-use std::collections::{BTreeMap, HashSet};
+use crate::collections::HashSet;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -198,7 +199,7 @@ fn json_node(node: &Node, file: &std::sync::Arc<str>, out: &mut String) -> Resul
 /// swapped in for `dir`.
 pub fn write_dir(docs: &[OutDoc], format: Format, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut used = HashSet::new();
+    let mut used = HashSet::default();
     for d in docs {
         let items: Vec<&Node> = if Object::is_list_document(&d.node) {
             d.node

@@ -559,7 +559,7 @@ pub mod k8s {
 
     fn raw_first_document(piece: &str) -> Result<Option<Raw>, ReadError> {
         let mut parser = Parser::new_from_str(piece);
-        let mut anchors: std::collections::HashMap<usize, Raw> = std::collections::HashMap::new();
+        let mut anchors: std::collections::BTreeMap<usize, Raw> = std::collections::BTreeMap::new();
         // (node under construction, its anchor id, a pending key for maps)
         enum Frame {
             Seq(Vec<Raw>, usize),

@@ -23,7 +23,8 @@
 //! ([`check_declaration`]), or a pull request could declare `ClusterRoleBinding` namespaced
 //! and walk it through the sandbox.
 
-use std::collections::{BTreeMap, HashMap};
+use crate::collections::HashMap;
+use std::collections::BTreeMap;
 
 use super::gvk::{KindPattern, is_kubernetes_group};
 use super::{GroupKind, Loc, Object};
@@ -364,7 +365,7 @@ impl Scopes {
     /// holds (or defines) that kind in several groups, which one it means is a guess, so it
     /// is refused.
     fn check_bare_kinds(&mut self, objects: &[Object]) {
-        let mut groups_of: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut groups_of: HashMap<&str, Vec<&str>> = HashMap::default();
         for gk in objects.iter().map(|o| &o.gk).chain(self.declared.keys()) {
             let e = groups_of.entry(gk.kind.as_str()).or_default();
             if !e.contains(&gk.group.as_str()) {

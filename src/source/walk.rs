@@ -15,7 +15,7 @@
 //! The cost of `exclude:` is bounded: every glob is tested against every path, so a hostile
 //! gitops.yaml could otherwise ask for billions of comparisons ([`MAX_GLOB_WORK`]).
 
-use std::collections::HashSet;
+use crate::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::config::gitops_yaml::FILE_NAME;

@@ -3,7 +3,7 @@
 //! resources produce count too: two claims writing one connection Secret is the classic
 //! "existing secret is not owned by UID" failure of two previews.
 
-use std::collections::HashMap;
+use crate::collections::HashMap;
 
 use crate::diag::Warning;
 use crate::error::Error;
@@ -53,7 +53,7 @@ impl Collision {
 
 /// Every collision, in input order (objects first, then produced names).
 pub fn find(objects: &[Object], plan: &Plan, renames: &RenameMap, ctx: &Ctx) -> Vec<Collision> {
-    let mut seen: HashMap<Id, Party> = HashMap::new();
+    let mut seen: HashMap<Id, Party> = HashMap::default();
     let mut out = Vec::new();
     let mut visit = |id: Id, party: Party| {
         if let Some(first) = seen.get(&id) {
@@ -128,7 +128,7 @@ pub fn produced_namespace(
 /// A render without identity passes duplicates through, with a warning: Argo CD would
 /// report them as repeated resources.
 pub fn warn_duplicates(objects: &[Object], warnings: &mut Vec<Warning>) {
-    let mut seen: HashMap<Id, Loc> = HashMap::new();
+    let mut seen: HashMap<Id, Loc> = HashMap::default();
     for o in objects {
         let Some(name) = &o.name else { continue };
         let id = (o.gk.clone(), o.namespace.clone(), name.clone());

@@ -14,7 +14,7 @@
 //! - Argo CD's own tracking keys are never written (gitops.yaml cannot name them), and label
 //!   values are always written as strings.
 
-use std::collections::HashMap;
+use crate::collections::HashMap;
 
 use crate::model::{Object, fieldspec};
 use crate::transform::policy::Placement;

@@ -17,7 +17,7 @@
 //! - the claims a StatefulSet's `volumeClaimTemplates` create (`<template>-<sts>-<n>`) follow
 //!   the StatefulSet's new name, so a Pod or snapshot naming `data-db-0` follows too.
 
-use std::collections::HashMap;
+use crate::collections::HashMap;
 
 use crate::config::RenameMode;
 use crate::config::references::What;
@@ -122,7 +122,7 @@ pub fn plan(objects: &[Object], plan: &Plan, ctx: &Ctx, warnings: &mut Vec<Warni
     let mut map = RenameMap::default();
     let suffix = ctx.suffix();
     let secret_rule = NameRule::Subdomain { max: 253 };
-    let names_in_input: std::collections::HashSet<(&GroupKind, &str)> = objects
+    let names_in_input: crate::collections::HashSet<(&GroupKind, &str)> = objects
         .iter()
         .filter_map(|o| o.name.as_deref().map(|n| (&o.gk, n)))
         .collect();

@@ -12,7 +12,8 @@
 //!   with the annotation `<labelPrefix>/produces: Secret/NAME[, Kind.group/NAME...]`, and the
 //!   claims a StatefulSet's `volumeClaimTemplates` create (`<template>-<statefulset>-<n>`).
 
-use std::collections::{BTreeSet, HashMap};
+use crate::collections::HashMap;
+use std::collections::BTreeSet;
 
 use crate::config::references::{RefSpec, What};
 use crate::model::gvk::KindPattern;
@@ -206,7 +207,7 @@ pub fn provided(objects: &[Object], ctx: &Ctx) -> Provided {
 fn jobs_with_secret_rights(objects: &[Object], p: &mut Provided) {
     let secret = GroupKind::new("", "Secret");
     // Roles: name -> (kind, names they allow, or None for any).
-    let mut grants: HashMap<(String, String), Option<Vec<String>>> = HashMap::new();
+    let mut grants: HashMap<(String, String), Option<Vec<String>>> = HashMap::default();
     for o in objects {
         if o.gk.group != "rbac.authorization.k8s.io"
             || !matches!(o.gk.kind.as_str(), "Role" | "ClusterRole")
@@ -256,7 +257,7 @@ fn jobs_with_secret_rights(objects: &[Object], p: &mut Provided) {
         return;
     }
     // ServiceAccounts -> what their bindings grant.
-    let mut by_sa: HashMap<String, Vec<Option<Vec<String>>>> = HashMap::new();
+    let mut by_sa: HashMap<String, Vec<Option<Vec<String>>>> = HashMap::default();
     for o in objects {
         if o.gk.group != "rbac.authorization.k8s.io"
             || !matches!(o.gk.kind.as_str(), "RoleBinding" | "ClusterRoleBinding")

@@ -32,7 +32,7 @@
 //! between Crossplane managed resources ([`rewrite_managed_refs`]: the field does not say
 //! which kind it means).
 
-use std::collections::{HashMap, HashSet};
+use crate::collections::{HashMap, HashSet};
 
 use crate::config::references::{Format, NsRule, ObjectRef, RefSpec, What};
 use crate::diag::Warning;
@@ -457,7 +457,7 @@ pub fn apply(
     };
     let rows = rows(ctx);
     // Rows indexed by the referrer's kind once per render.
-    let mut by_kind: HashMap<&str, Vec<&RefSpec>> = HashMap::new();
+    let mut by_kind: HashMap<&str, Vec<&RefSpec>> = HashMap::default();
     let mut any_kind = Vec::new();
     for spec in &rows {
         if is_name_follower(spec) {
@@ -895,7 +895,7 @@ fn rewrite_managed_refs(objects: &mut [Object], plan: &Plan, renames: &RenameMap
     if renames.is_empty() {
         return;
     }
-    let mut by_name: HashMap<String, Vec<String>> = HashMap::new();
+    let mut by_name: HashMap<String, Vec<String>> = HashMap::default();
     for (i, o) in objects.iter().enumerate() {
         if plan.classes[i].role != Role::Managed {
             continue;

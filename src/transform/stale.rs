@@ -16,7 +16,7 @@
 //! (`containerName`, `portName`, Tekton's `pipelineTaskName`, Gateway API's `sectionName`),
 //! or an object's own old name inside it (an external name, such as a key vault's).
 
-use std::collections::HashMap;
+use crate::collections::HashMap;
 
 use crate::diag::Warning;
 use crate::model::{GroupKind, Loc, Object};
@@ -231,7 +231,7 @@ pub fn find(
     if changes.is_empty() || !ctx.identity.is_preview() {
         return Vec::new();
     }
-    let mut by_old: HashMap<&str, Vec<(&GroupKind, &str)>> = HashMap::new();
+    let mut by_old: HashMap<&str, Vec<(&GroupKind, &str)>> = HashMap::default();
     for (gk, old, new) in &changes {
         by_old.entry(old).or_default().push((gk, new));
     }

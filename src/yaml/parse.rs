@@ -16,7 +16,7 @@
 //! Duplicate keys: the last occurrence wins, at its own place, as for Kubernetes; the
 //! earlier one is reported and stays in the text untouched (it is dead for every reader).
 
-use std::collections::HashMap;
+use crate::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as PSpan, Tag};
 
@@ -230,7 +230,7 @@ fn parse_piece(
         offsets: Offsets::new(src),
         limits,
         stack: Vec::new(),
-        anchors: HashMap::new(),
+        anchors: HashMap::default(),
         open_anchors: Vec::new(),
         spent: out.spent,
         flow: Vec::new(),
@@ -435,6 +435,21 @@ impl<'a> Builder<'a, '_> {
                     if let Some(end) = quoted_end(self.src, span.start as usize - self.base) {
                         span.end = (self.base + end) as u32;
                     }
+                }
+                if style == ScalarStyle::Plain
+                    && is_inf_or_nan(&value)
+                    && matches!(
+                        tag.as_deref().map(tag_text).as_deref(),
+                        None | Some("!!float")
+                    )
+                    && !matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
+                {
+                    return Err(ParseError::Syntax {
+                        pos,
+                        msg: format!(
+                            "{value:?} is an infinite or not-a-number float, which has no JSON form: Kubernetes' reader refuses the document (quote it if it is text)"
+                        ),
+                    });
                 }
                 if style == ScalarStyle::Plain {
                     match value.chars().next() {
@@ -667,6 +682,23 @@ impl<'a> Builder<'a, '_> {
                 ..
             }) => match key.take() {
                 None => {
+                    // A key written over several lines is an error for go-yaml unless it is
+                    // explicit (`? key`); saphyr-parser reads `{a\nb: c}` as the key "a b".
+                    if !node.span.is_none() && matches!(node.value, Value::Scalar(_)) {
+                        let (start, end) = (
+                            node.span.start as usize - self.base,
+                            node.span.end as usize - self.base,
+                        );
+                        let explicit = self.src[..start]
+                            .trim_end_matches([' ', '\t', '\n', '\r'])
+                            .ends_with('?');
+                        if self.src[start..end].contains('\n') && !explicit {
+                            return Err(ParseError::Syntax {
+                                pos: node.pos,
+                                msg: "a mapping key written over several lines: Kubernetes' reader (go-yaml) refuses it (write the key on one line)".into(),
+                            });
+                        }
+                    }
                     let mut node = node;
                     super::mark_typed_key(&mut node);
                     *key = Some(node);
@@ -734,7 +766,10 @@ impl<'a> Builder<'a, '_> {
                     }
                     entries.push((k, node));
                     if index.is_none() && entries.len() >= 16 {
-                        let mut ix = HashMap::with_capacity(entries.len() * 2);
+                        let mut ix = HashMap::with_capacity_and_hasher(
+                            entries.len() * 2,
+                            Default::default(),
+                        );
                         for (i, (ek, _)) in entries.iter().enumerate() {
                             if is_merge_key(ek) {
                                 continue;
@@ -806,6 +841,13 @@ fn content_end(node: &Node, flow: bool, end_event: Span) -> u32 {
     }
 }
 
+/// YAML 1.1's infinities and not-a-number (`.inf`, `-.Inf`, `.NaN`, ...), which go-yaml reads
+/// as floats that sigs.k8s.io/yaml cannot turn into JSON.
+fn is_inf_or_nan(v: &str) -> bool {
+    let body = v.strip_prefix(['+', '-']).unwrap_or(v);
+    matches!(body, ".inf" | ".Inf" | ".INF") || matches!(v, ".nan" | ".NaN" | ".NAN")
+}
+
 /// Refuses a plain scalar inside a flow collection that Kubernetes' reader would not read as
 /// saphyr-parser does. go-yaml v2 scans YAML 1.1: in a flow collection `?` is a key indicator
 /// wherever it appears and ends a plain scalar, and a `:` that starts a token is a value
@@ -814,9 +856,17 @@ fn content_end(node: &Node, flow: bool, end_event: Span) -> u32 {
 /// refuses the second. Refusing both keeps one reading.
 ///
 /// `after` is the text right after the scalar. saphyr-parser ends a plain scalar at a `:`
-/// followed by a flow indicator (`{name:, x}` is the key `name`); go-yaml ends it only at a
-/// `:` followed by a blank, and reads the key `name:`. Refused as well.
+/// followed by a flow indicator (`{name:, x}` and `{name :}` have the key `name`); go-yaml
+/// ends it only at a `:` followed by a blank, and reads the keys `name:` and `name :`.
+/// Refused as well.
 fn flow_plain_check(value: &str, after: &[u8], pos: Pos) -> Result<(), ParseError> {
+    let after = {
+        let blanks = after
+            .iter()
+            .take_while(|&&c| c == b' ' || c == b'\t')
+            .count();
+        &after[blanks..]
+    };
     let msg = if !value.is_empty() && matches!(after, [b':', b',' | b'[' | b']' | b'{' | b'}', ..])
     {
         "in a flow collection ({..} or [..]), a `:` right before `,`, `[`, `]`, `{` or `}` is part of the text for Kubernetes' reader (YAML 1.1), not a value indicator (put a space after the `:`)"
@@ -1167,6 +1217,13 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
             ("{name:, x}\n", "part of the text"),
             ("{a: b:}\n", "part of the text"),
             ("[a:]\n", "part of the text"),
+            ("{k :}\n", "part of the text"),
+            // go-yaml: implicit keys are one line.
+            ("a: {b\nc: d}\n", "several lines"),
+            // go-yaml reads a float sigs.k8s.io/yaml cannot write as JSON.
+            ("a: .inf\n", "no JSON form"),
+            ("a: [-.Inf]\n", "no JSON form"),
+            ("a: !!float .NaN\n", "no JSON form"),
         ];
         for (src, want) in REFUSED {
             match parse(src) {
@@ -1185,6 +1242,9 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
             "{a: x:y}\n",
             "{a: , b: c}\n",
             "{\"a\":b}\n",
+            "a: '.inf'\n",
+            "? a\n  b\n: c\n",
+            "a: {b: c,\nd: e}\n",
             "a: !t {b: c}\n",
         ] {
             assert!(parse(src).is_ok(), "{src:?}: {:?}", parse(src).err());
