@@ -523,7 +523,7 @@ fn an_empty_name_is_not_suffixed() {
     // writing "-pr-7" there would invent one (found by fuzzing one_reading).
     let docs = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: \"\", generateName: job-}\nspec: {containers: [{name: c, image: x}]}\n";
     render(&repo(ENVS, docs), &["--pr", "7"])
-        .ok(&["app/m.yaml:3:16: warning: ConfigMap/: metadata.name is empty: Kubernetes will refuse this object"])
+        .ok(&["app/m.yaml:3:16: warning: ConfigMap without a name: metadata.name is empty: Kubernetes will refuse this object"])
         .out_lacks("\"-pr-7\"")
         .out_has("generateName: job-pr-7-");
 }

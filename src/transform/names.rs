@@ -135,10 +135,11 @@ pub fn plan(objects: &[Object], plan: &Plan, ctx: &Ctx, warnings: &mut Vec<Warni
             .as_deref()
             .filter(|_| !default_sa && is_renamed(plan, i, ctx.config.preview.rename));
         match (&o.name, &o.generate_name, renamed) {
-            // `name:` with no value (`metadata: {name}`): there is nothing to suffix, and a
-            // suffix alone ("-pr-7") would be a name nobody wrote. Kubernetes refuses the
-            // object as it is; say so and leave it.
-            (Some(name), None, _) if name.is_empty() => {
+            // `name:` with no value (`metadata: {name}`, `name: ~`, `name: ""`): the model
+            // reads it as no name, so there is nothing to suffix, and a suffix alone
+            // ("-pr-7") would be a name nobody wrote. Kubernetes refuses the object as it is;
+            // say so and leave it.
+            (None, None, _) if o.node.path(&["metadata", "name"]).is_some() => {
                 warnings.push(Warning::at(
                     o.loc_of(&["metadata", "name"]),
                     format!(
@@ -147,7 +148,6 @@ pub fn plan(objects: &[Object], plan: &Plan, ctx: &Ctx, warnings: &mut Vec<Warni
                     ),
                 ));
             }
-            (Some(name), _, _) if name.is_empty() => {}
             (Some(name), _, Some(sfx)) => {
                 let new = naming::fit(name, sfx, rule.max());
                 if !rule.allows(&new) {

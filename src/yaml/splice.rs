@@ -275,7 +275,17 @@ impl Splicer<'_> {
                 .as_bytes()
                 .get(entries[first].0.span.start as usize)
                 == Some(&b'"');
-        let indent_at = entries[first].0.span.start as usize;
+        // The column of the mapping's entries: where its first key starts, or the `?` before
+        // it when that key is explicit (`? x` starts the entry at the `?`).
+        let indent_at = {
+            let key = entries[first].0.span.start as usize;
+            let before = self.src[..key].trim_end_matches([' ', '\t']);
+            if !flow && before.ends_with('?') {
+                before.len() - 1
+            } else {
+                key
+            }
+        };
         if removed && emit && !self.removals_are_lines(n, entries, flow) {
             // Removals the text cannot lose cleanly (a first key after `- `, flow mappings):
             // the mapping is written anew.
@@ -1036,6 +1046,12 @@ mod tests {
                 "kind: A\nmetadata: {x: 1, b}\n",
                 set_ns,
                 "kind: A\nmetadata: {x: 1, b, namespace: pr-7}\n",
+            ),
+            // An explicit first key (`? x`) starts its entry at the `?`: a new key goes there.
+            (
+                "? x\nkind: A\n",
+                set_ns,
+                "? x\nkind: A\nmetadata:\n  namespace: pr-7\n",
             ),
             (
                 "{\"kind\": \"A\", \"metadata\": {\"name\": \"web\"}}\n",
