@@ -348,6 +348,17 @@ const CASES: &[Case] = &[
         preview: Refused("tag must be followed"),
     },
     Case {
+        // A namespaced provider-kubernetes Object sits in the preview namespace, but the
+        // provider applies its manifest wherever it says, cluster-wide included.
+        name: "a-namespaced-crossplane-object-that-applies-a-clusterrolebinding",
+        files: &[(
+            "object.yaml",
+            "apiVersion: kubernetes.m.crossplane.io/v1alpha1\nkind: Object\nmetadata: {name: pwn}\nspec:\n  forProvider:\n    manifest:\n      apiVersion: rbac.authorization.k8s.io/v1\n      kind: ClusterRoleBinding\n      metadata: {name: pwn}\n      roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\n      subjects: [{kind: Group, name: \"system:authenticated\", apiGroup: rbac.authorization.k8s.io}]\n",
+        )],
+        pass: Same,
+        preview: Refused("cannot keep what it creates"),
+    },
+    Case {
         name: "merge-list-and-crlf",
         files: &[(
             "cm.yaml",

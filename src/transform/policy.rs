@@ -5,7 +5,8 @@
 //! cluster-scoped object is refused unless the sandbox allows its kind
 //! ([`crate::config::policy::Sandbox`]: gitops.yaml's `preview.allowClusterScoped`, as far as
 //! the platform policy lets it); so is an object whose scope is unknown (an environment render
-//! treats it as namespaced and warns), and a build input (Crossplane package metadata, never
+//! treats it as namespaced and warns), a namespaced object that makes a provider apply what it
+//! holds (Crossplane's provider-kubernetes `Object`, provider-helm `Release`), and a build input (Crossplane package metadata, never
 //! applied to a cluster). Of
 //! the allowed ones, composite and managed resources are instances (suffixed like any other
 //! object), everything else is a shared definition: it keeps its name, gets no identity
@@ -120,7 +121,19 @@ pub fn place(
                 Placement::OtherNamespace
             }
         } else if class.namespaced {
-            Placement::Namespaced
+            if preview && applies_manifests(&o.gk) && !ctx.sandbox.allows(&o.gk) {
+                refusals.push(Error::Refused {
+                    loc: o.loc(),
+                    msg: format!(
+                        "{} makes its provider apply the manifest or chart it holds, with the provider's credentials, in any namespace and at cluster scope: a preview cannot keep what it creates in its sandbox; {}",
+                        o.label(),
+                        ctx.sandbox.how_to_allow(&o.gk)
+                    ),
+                });
+                Placement::Refused
+            } else {
+                Placement::Namespaced
+            }
         } else if !preview {
             Placement::Cluster
         } else if ctx.sandbox.allows(&o.gk) {
@@ -143,6 +156,22 @@ pub fn place(
         out.push(p);
     }
     out
+}
+
+/// Namespaced kinds whose controller applies what the object holds: Crossplane
+/// provider-kubernetes' `Object` (any manifest, `spec.forProvider.manifest`) and
+/// provider-helm's `Release` (a chart), in their cluster-scoped (v1) and namespaced (v2, `.m.`)
+/// groups. The object itself sits in the preview namespace, but what it creates does not have
+/// to: a preview refuses them unless the sandbox allows the kind by name, like a
+/// cluster-scoped kind.
+fn applies_manifests(gk: &GroupKind) -> bool {
+    matches!(
+        (gk.group.as_str(), gk.kind.as_str()),
+        (
+            "kubernetes.crossplane.io" | "kubernetes.m.crossplane.io",
+            "Object"
+        ) | ("helm.crossplane.io" | "helm.m.crossplane.io", "Release")
+    )
 }
 
 /// Why a kind whose scope is unknown is refused (a preview) or treated as namespaced.
