@@ -7,7 +7,7 @@
 //! such a key (or under `*Reference(s)`), a key ending in `Name` (`secretName`,
 //! `serviceName`), `gateways`, `dependsOn`; a key that is the kind it names, as Helm values
 //! and many operators write them (`secret: creds`, `existingSecret: creds`,
-//! `service: {name: web}`), outside label maps and selectors; and, for renamed Services, host
+//! `service: {name: web}`), outside label maps, selectors and ConfigMap/Secret data; and, for renamed Services, host
 //! keys (`host`, `hosts`, `*Host`) holding the Service's DNS name. A key that names its kind
 //! (`secretName`, `configMapRef`) only matches objects of that kind. Values a pack or
 //! `references:` entry covers were decided there (rewritten, or deliberately left alone,
@@ -204,7 +204,14 @@ fn position(keys: &[String]) -> Option<Position<'_>> {
     if key == "name" && (is_ref_key(parent) || parent == "dependsOn") {
         return Some(Position::Name(parent));
     }
-    let in_labels = || parents.iter().any(|p| is_label_map(p));
+    // ConfigMap and Secret data are an application's settings, which KG009 looks at for
+    // Service names; a `service:` key there is the application's word, not Kubernetes'.
+    let in_labels = || {
+        parents.iter().any(|p| is_label_map(p))
+            || parents
+                .first()
+                .is_some_and(|p| matches!(p.as_str(), "data" | "stringData" | "binaryData"))
+    };
     if is_kind_key(key) && !in_labels() {
         return Some(Position::Name(key));
     }
@@ -368,6 +375,8 @@ mod tests {
             ("spec.selector.matchLabels.service", false, false),
             ("spec.values.podLabels.secret", false, false),
             ("spec.values.podAnnotations.configMap", false, false),
+            ("stringData.service", false, false),
+            ("data.existingSecret", false, false),
             ("spec.secrets", false, false),
         ] {
             let k = keys(path);
