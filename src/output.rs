@@ -122,7 +122,8 @@ pub fn yaml_stream(docs: &[OutDoc]) -> Result<String> {
     for d in docs {
         for t in &d.lead {
             join(&mut out, prev, Some(t));
-            out.push_str(&t.text[t.piece.start..t.piece.end]);
+            let p = without_bom(&out, &t.text, t.piece);
+            out.push_str(&t.text[p.start..p.end]);
             prev = Some(t);
         }
         join(&mut out, prev, d.source.as_ref());
@@ -137,6 +138,7 @@ pub fn yaml_stream(docs: &[OutDoc]) -> Result<String> {
                 } else {
                     src.piece
                 };
+                let piece = without_bom(&out, &src.text, piece);
                 write_piece(&mut out, &src.text, piece, Some(&d.node)).map_err(|e| {
                     Error::Refused {
                         loc: Loc::new(&d.file, e.pos),
@@ -150,7 +152,8 @@ pub fn yaml_stream(docs: &[OutDoc]) -> Result<String> {
         prev = d.source.as_ref();
         for t in &d.trail {
             join(&mut out, prev, Some(t));
-            out.push_str(&t.text[t.piece.start..t.piece.end]);
+            let p = without_bom(&out, &t.text, t.piece);
+            out.push_str(&t.text[p.start..p.end]);
             prev = Some(t);
         }
     }
@@ -158,6 +161,22 @@ pub fn yaml_stream(docs: &[OutDoc]) -> Result<String> {
         out.insert_str(0, "---\n");
     }
     Ok(out)
+}
+
+/// The piece without the byte order mark that starts its file, unless it starts the output:
+/// inside a stream a BOM is refused by our own reader (and a second render of the output would
+/// fail), so only the output's first byte may carry one.
+fn without_bom(out: &str, text: &str, piece: Piece) -> Piece {
+    const BOM: usize = '\u{feff}'.len_utf8();
+    if !out.is_empty() && piece.start == 0 && text.starts_with('\u{feff}') {
+        Piece {
+            start: BOM.min(piece.end),
+            body: piece.body.max(BOM).min(piece.end),
+            ..piece
+        }
+    } else {
+        piece
+    }
 }
 
 /// What goes between two pieces of output (see [`yaml_stream`]).

@@ -359,6 +359,17 @@ const CASES: &[Case] = &[
         preview: Refused("cannot keep what it creates"),
     },
     Case {
+        // A file starting with a byte order mark: its first keys are at column 0 (inserted
+        // keys too), and the mark is dropped when the file is not the start of the output.
+        name: "byte-order-mark-starting-a-file",
+        files: &[(
+            "cm.yaml",
+            "\u{feff}apiVersion: v1\nkind: ConfigMap\ndata: {a: b}\nmetadata:\n  name: a\n",
+        )],
+        pass: Same,
+        preview: Same,
+    },
+    Case {
         name: "merge-list-and-crlf",
         files: &[(
             "cm.yaml",

@@ -740,8 +740,14 @@ impl Splicer<'_> {
         self.src[line..at].chars().count()
     }
 
+    /// Where the line holding `at` starts. A byte order mark starting the file is not part of
+    /// the first line's text: its keys are at column 0 for every reader.
     fn line_start(&self, at: usize) -> usize {
-        self.src[..at].rfind('\n').map_or(0, |i| i + 1)
+        match self.src[..at].rfind('\n') {
+            Some(i) => i + 1,
+            None if self.src.starts_with('\u{feff}') => '\u{feff}'.len_utf8().min(at),
+            None => 0,
+        }
     }
 
     /// Whether only spaces precede `at` on its line.
