@@ -427,9 +427,16 @@ impl<'a> Builder<'a, '_> {
             Event::Scalar(value, style, anchor, tag) => {
                 self.count(1, pos)?;
                 let mut span = self.span(&pspan);
-                if tag.is_some() || anchor != 0 {
-                    check_properties(self.src, span.start as usize - self.base, pos)?;
-                }
+                // Where the node's properties (anchor, tag) end, checked on the way.
+                let props_end = if tag.is_some() || anchor != 0 {
+                    Some(check_properties(
+                        self.src,
+                        span.start as usize - self.base,
+                        pos,
+                    )?)
+                } else {
+                    None
+                };
                 if matches!(style, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted) {
                     // saphyr-parser's span of a quoted scalar runs on over the blanks and the
                     // comment after it; the scalar ends at its closing quote.
@@ -470,11 +477,9 @@ impl<'a> Builder<'a, '_> {
                         // When it has a tag or an anchor, its span starts at them and must
                         // end after them: an edit appending after the value would otherwise
                         // land between `!tag` and the next `,` or `}`.
-                        None if tag.is_some() || anchor != 0 => {
-                            let start = span.start as usize - self.base;
-                            span.end = (self.base + properties_end(self.src, start)) as u32;
+                        None => {
+                            span.end = props_end.map_or(span.start, |e| (self.base + e) as u32);
                         }
-                        None => span.end = span.start,
                         _ => {}
                     }
                     if self.flow.last() == Some(&true) {
@@ -892,8 +897,9 @@ fn flow_plain_check(value: &str, after: &[u8], pos: Pos) -> Result<(), ParseErro
 /// errors or other tags there. Both are refused here, so what we read is what it reads. `src`
 /// holds the node's text from `start` (its properties, or the `*` of an alias); nothing is
 /// checked when the text there is not a property (a block collection's span may start at its
-/// first entry).
-fn check_properties(src: &str, start: usize, pos: Pos) -> Result<(), ParseError> {
+/// first entry). Returns where the properties end (`start` when there are none): anchors and
+/// shorthand tags end at a blank or a flow indicator, a verbatim tag at its `>`.
+fn check_properties(src: &str, start: usize, pos: Pos) -> Result<usize, ParseError> {
     let b = src.as_bytes();
     let delimiter = |c: u8| {
         matches!(
@@ -908,6 +914,7 @@ fn check_properties(src: &str, start: usize, pos: Pos) -> Result<(), ParseError>
         })
     };
     let mut i = start;
+    let mut end = start;
     loop {
         match b.get(i) {
             Some(b'&' | b'*') => {
@@ -937,7 +944,7 @@ fn check_properties(src: &str, start: usize, pos: Pos) -> Result<(), ParseError>
                 if b[i..].starts_with(b"!<") {
                     match src[i..].find('>') {
                         Some(close) => i += close + 1,
-                        None => return Ok(()),
+                        None => return Ok(end),
                     }
                 } else {
                     while i < b.len() && !delimiter(b[i]) {
@@ -950,8 +957,9 @@ fn check_properties(src: &str, start: usize, pos: Pos) -> Result<(), ParseError>
                     );
                 }
             }
-            _ => return Ok(()),
+            _ => return Ok(end),
         }
+        end = i;
         while matches!(b.get(i), Some(b' ' | b'\t')) {
             i += 1;
         }
@@ -987,37 +995,6 @@ fn text_after_document_end(src: &str, first_line: u32) -> Result<(), ParseError>
         }
     }
     Ok(())
-}
-
-/// The end of the node properties (`&anchor`, `!tag`, `!<verbatim>`, in any order, separated
-/// by spaces) that start at `start` in `src`. Anchors and shorthand tags end at a blank or a
-/// flow indicator (neither may contain one); a verbatim tag ends at its `>`.
-fn properties_end(src: &str, start: usize) -> usize {
-    let b = src.as_bytes();
-    let mut i = start;
-    let mut end = start;
-    while matches!(b.get(i), Some(b'&' | b'!')) {
-        if b[i..].starts_with(b"!<") {
-            match src[i..].find('>') {
-                Some(close) => i += close + 1,
-                None => break,
-            }
-        } else {
-            while i < b.len()
-                && !matches!(
-                    b[i],
-                    b' ' | b'\t' | b'\n' | b'\r' | b',' | b'[' | b']' | b'{' | b'}'
-                )
-            {
-                i += 1;
-            }
-        }
-        end = i;
-        while matches!(b.get(i), Some(b' ' | b'\t')) {
-            i += 1;
-        }
-    }
-    end
 }
 
 fn is_empty_document(node: &Node) -> bool {
