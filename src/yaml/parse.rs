@@ -444,6 +444,17 @@ impl<'a> Builder<'a, '_> {
                         span.end = (self.base + end) as u32;
                     }
                 }
+                // go-yaml decodes `!!binary` while reading and refuses the document when the
+                // text is not base64; a key or value we read could otherwise be one it never
+                // reads.
+                if tag.as_deref().map(tag_text).as_deref() == Some("!!binary")
+                    && super::json::decode_base64(&value).is_none()
+                {
+                    return Err(ParseError::Syntax {
+                        pos,
+                        msg: "a !!binary value that is not base64: Kubernetes' reader refuses the document".into(),
+                    });
+                }
                 if style == ScalarStyle::Plain
                     && is_inf_or_nan(&value)
                     && matches!(
@@ -1233,6 +1244,7 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
             ("a: .inf\n", "no JSON form"),
             ("a: [-.Inf]\n", "no JSON form"),
             ("a: !!float .NaN\n", "no JSON form"),
+            ("{name: c,!!binary namespace}\n", "not base64"),
             // go-yaml refuses a `...` with no document before it; saphyr-parser reads on.
             ("# c\n...\na: 1\n", "second document"),
             ("a: 1\n...\nb: 2\n", "second document"),
