@@ -444,11 +444,12 @@ impl<'a> Builder<'a, '_> {
                         span.end = (self.base + end) as u32;
                     }
                 }
-                // go-yaml decodes `!!binary` while reading and refuses the document when the
-                // text is not base64; a key or value we read could otherwise be one it never
+                // go-yaml decodes `!!binary` while reading (standard, padded base64) and
+                // refuses the document when the text is not that; a key or value we read could otherwise be one it never
                 // reads.
                 if tag.as_deref().map(tag_text).as_deref() == Some("!!binary")
-                    && super::json::decode_base64(&value).is_none()
+                    && (super::json::decode_base64(&value).is_none()
+                        || value.bytes().filter(|b| !b.is_ascii_whitespace()).count() % 4 != 0)
                 {
                     return Err(ParseError::Syntax {
                         pos,
